@@ -1,0 +1,38 @@
+# `make run` runs the whole workbook on the built-in SYNTHETIC sample; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SAMPLE := data/sample/sample.json
+RUN_DIR ?= runs/sample
+ARGS   ?=
+
+.PHONY: setup run test lint bench clean-cache
+
+setup: $(STAMP) $(SAMPLE)
+
+# Reinstalls only when pyproject.toml changes; quick when nothing changed.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[cpu,test]"
+	touch $(STAMP)
+
+$(SAMPLE): | $(STAMP)
+	$(BIN)/python -m bc_helpers sample --out data/sample
+
+run: setup
+	$(BIN)/python -m bc_helpers run --out $(RUN_DIR) $(ARGS)
+
+test: setup
+	$(BIN)/ruff check bc_helpers tests notebooks
+	$(BIN)/python -m pytest $(ARGS)
+
+lint: setup
+	$(BIN)/ruff check bc_helpers tests notebooks
+
+bench: setup
+	$(BIN)/python -m bc_helpers bench $(ARGS)
+
+clean-cache:
+	rm -rf data/cache

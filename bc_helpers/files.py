@@ -1,0 +1,36 @@
+"""Writing files so that a crash never leaves one half-written: write beside it, then rename."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+
+def _tmp_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    path = Path(path)
+    tmp = _tmp_for(path)
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
+
+
+def write_json_atomic(path: str | Path, payload: object) -> Path:
+    return write_text_atomic(path, json.dumps(payload, indent=2, default=_jsonable) + "\n")
+
+
+def write_csv_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
+    return write_text_atomic(path, frame.to_csv(index=False))
+
+
+def _jsonable(value: object) -> object:
+    """numpy scalars and paths in JSON."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)

@@ -1,0 +1,49 @@
+"""The input pipeline: tf.data over the decoded cache, and preprocessing as Keras layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .runtime import keras, tf
+
+ROTATION_DEGREES = 15
+ZOOM = 0.2
+
+
+def make_dataset(
+    images: np.ndarray, targets: np.ndarray, batch_size: int = 64, shuffle: bool = False, seed: int = 0
+) -> tf.data.Dataset:
+    """Batches of (uint8 images, targets), gathered from a (memory-mapped) array by index.
+
+    Only indices go through tf.data, so the images are never copied whole into memory.
+    """
+    if len(images) != len(targets):
+        raise ValueError(f"{len(images)} images but {len(targets)} targets")
+    ds = tf.data.Dataset.range(len(images))
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    target_dtype = tf.as_dtype(targets.dtype)
+
+    def gather(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return np.asarray(images[idx]), np.asarray(targets[idx])
+
+    def load(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        x, y = tf.numpy_function(gather, [idx], (tf.uint8, target_dtype))
+        x.set_shape((None, *images.shape[1:]))
+        y.set_shape((None, *targets.shape[1:]))
+        return x, y
+
+    return ds.map(load).prefetch(tf.data.AUTOTUNE)
+
+
+def preprocessing(image_size: int, augment: bool = True, name: str = "preprocessing") -> keras.Sequential:
+    """Resize, rescale to [0, 1], and (in training only) rotate 15 deg, flip both ways, zoom 20%."""
+    layers = [keras.layers.Resizing(image_size, image_size), keras.layers.Rescaling(1.0 / 255)]
+    if augment:
+        layers += [
+            keras.layers.RandomRotation(ROTATION_DEGREES / 360, fill_mode="reflect"),
+            keras.layers.RandomFlip("horizontal_and_vertical"),
+            keras.layers.RandomZoom((-ZOOM, ZOOM), fill_mode="reflect"),
+        ]
+    return keras.Sequential(layers, name=name)
