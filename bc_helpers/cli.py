@@ -26,6 +26,53 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from .runs import TrainConfig
+    from .training import train
+
+    hparams = json.loads(args.hparams) if args.hparams else {}
+    config = TrainConfig(
+        dataset=args.dataset, data_dir=str(args.data_dir) if args.data_dir else None, model=args.model,
+        epochs=args.epochs, image_size=args.image_size, batch_size=args.batch_size, protocol=args.protocol,
+        balance=args.balance, seed=args.seed, learning_rate=args.learning_rate, patience=args.patience,
+        output=args.output, threshold=args.threshold, max_train_images=args.max_train_images,
+        deterministic=args.deterministic, tensorboard=args.tensorboard, hparams=hparams,
+    )
+    metrics = train(config, args.out, if_exists=args.if_exists, verbose=2 if args.quiet else "auto")
+    keys = ("model", "protocol", "epochs_run", "threshold", "roc_auc", "balanced_accuracy", "sensitivity",
+            "specificity", "accuracy")
+    print(json.dumps({k: metrics[k] for k in keys} | {"run_dir": str(args.out)}, indent=2))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .files import write_json_atomic
+    from .inference import evaluate
+
+    result = evaluate(args.model, args.dataset, args.data_dir, seed=args.seed)
+    write_json_atomic(args.out, result)
+    print(json.dumps({k: result[k] for k in ("n_images", "n_patients", "threshold", "roc_auc",
+                                              "balanced_accuracy")} | {"out": str(args.out)}, indent=2))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .inference import predict
+
+    frame, skipped = predict(args.model, args.paths)
+    text = frame.to_csv(index=False, float_format="%.6f")
+    if args.out:
+        from .files import write_text_atomic
+
+        write_text_atomic(args.out, text)
+    else:
+        sys.stdout.write(text)
+    for item in skipped:
+        print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
+    print(f"{len(frame)} predicted, {len(skipped)} skipped", file=sys.stderr)
+    return 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="sample", choices=list(DATASETS), help="which dataset layout")
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (default: under data/)")
@@ -46,6 +93,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--patients", type=int, default=40, help="IDC-like patients")
     p.set_defaults(func=cmd_sample)
+
+    from .balance import BALANCES
+    from .decisions import THRESHOLD_METHODS
+    from .runs import IF_EXISTS, TrainConfig
+    from .splits import PROTOCOLS
+
+    d = TrainConfig()
+    p = sub.add_parser("train", help="train one model into a run folder, evaluate it on the test part")
+    _add_data_args(p)
+    p.add_argument("--model", required=True, help="cnn, lstm, gru, vgg16, resnet50 or cnn_lstm")
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--image-size", type=int, default=d.image_size, help="side in pixels the model works at")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--protocol", default=d.protocol, choices=PROTOCOLS,
+                   help="patient (honest), paper (image-level, leaks), kaggle (BreaKHis folders, leaks)")
+    p.add_argument("--balance", default=d.balance, choices=BALANCES)
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (epochs)")
+    p.add_argument("--output", default=d.output, choices=["sigmoid", "softmax"])
+    p.add_argument("--threshold", default=d.threshold, choices=THRESHOLD_METHODS,
+                   help="how the decision threshold is chosen on validation data")
+    p.add_argument("--max-train-images", type=int, default=None, help="subsample the training part (quick runs)")
+    p.add_argument("--hparams", default="", help='model hyperparameters as JSON, e.g. \'{"lstm_units": 64}\'')
+    p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
+    p.add_argument("--tensorboard", action="store_true")
+    p.add_argument("--if-exists", default="error", choices=IF_EXISTS, help="when --out holds another run")
+    p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    p.add_argument("--out", type=Path, required=True, help="the run folder")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a saved model on every image of a dataset")
+    p.add_argument("--model", type=Path, required=True, help="RUN_DIR/model.keras")
+    _add_data_args(p)
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--out", type=Path, required=True, help="JSON file to write")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="predict image files or folders; CSV on stdout (or --out)")
+    p.add_argument("--model", type=Path, required=True, help="RUN_DIR/model.keras")
+    p.add_argument("paths", nargs="+", type=Path)
+    p.add_argument("--out", type=Path, default=None)
+    p.set_defaults(func=cmd_predict)
     return parser
 
 

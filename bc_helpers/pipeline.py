@@ -11,22 +11,25 @@ ZOOM = 0.2
 
 
 def make_dataset(
-    images: np.ndarray, targets: np.ndarray, batch_size: int = 64, shuffle: bool = False, seed: int = 0
+    images: np.ndarray, targets: np.ndarray, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
+    rows: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images, targets), gathered from a (memory-mapped) array by index.
+    """Batches of (uint8 images[rows], targets), gathered from a (memory-mapped) array by index.
 
-    Only indices go through tf.data, so the images are never copied whole into memory.
+    Only indices go through tf.data, so the images are never copied whole into memory;
+    `targets` has one entry per row of `rows` (default: every image).
     """
-    if len(images) != len(targets):
-        raise ValueError(f"{len(images)} images but {len(targets)} targets")
-    ds = tf.data.Dataset.range(len(images))
+    rows = np.arange(len(images)) if rows is None else np.asarray(rows)
+    if len(rows) != len(targets):
+        raise ValueError(f"{len(rows)} images but {len(targets)} targets")
+    ds = tf.data.Dataset.range(len(rows))
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size)
     target_dtype = tf.as_dtype(targets.dtype)
 
     def gather(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(images[idx]), np.asarray(targets[idx])
+        return np.asarray(images[rows[idx]]), np.asarray(targets[idx])
 
     def load(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         x, y = tf.numpy_function(gather, [idx], (tf.uint8, target_dtype))
@@ -34,7 +37,9 @@ def make_dataset(
         y.set_shape((None, *targets.shape[1:]))
         return x, y
 
-    return ds.map(load).prefetch(tf.data.AUTOTUNE)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.map(load).prefetch(tf.data.AUTOTUNE).with_options(options)
 
 
 def preprocessing(image_size: int, augment: bool = True, name: str = "preprocessing") -> keras.Sequential:

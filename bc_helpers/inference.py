@@ -1,0 +1,106 @@
+"""Using a saved model: load it safely, evaluate it on a whole dataset, predict files and folders."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .cache import load_images, storage_size
+from .datasets import IDC_PATCH, index_dataset
+from .decisions import review_flags
+from .errors import WorkbookError
+from .images import IMAGE_SUFFIXES, ImageProblem, fit_patch, inspect_image, load_rgb, resize
+from .metrics import binary_metrics, bootstrap_ci, patient_metrics
+from .runtime import keras
+from .training import predict_probabilities
+
+
+def load_model(path: str | Path) -> keras.Model:
+    """Load a .keras file with Keras safe mode; a missing or foreign file gives a clear error."""
+    path = Path(path)
+    if not path.is_file():
+        raise WorkbookError(f"no model file at {path}: train one with `python -m bc_helpers train ... --out RUN_DIR`")
+    if path.suffix != ".keras" or not zipfile.is_zipfile(path):
+        raise WorkbookError(f"{path} is not a Keras model file (.keras, as saved by `train`)")
+    try:
+        return keras.saving.load_model(path, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise WorkbookError(f"{path} could not be loaded as a Keras model: {exc}") from exc
+
+
+def run_settings(model_path: Path, model: keras.Model) -> dict:
+    """Threshold, review band, storage size and layout from the run folder beside the model (defaults if none)."""
+    folder = model_path.parent
+    settings = {"threshold": 0.5, "review_width": 0.1, "storage_size": None, "layout": None}
+    if (folder / "metrics.json").exists():
+        settings["threshold"] = json.loads((folder / "metrics.json").read_text())["threshold"]
+    if (folder / "config.json").exists():
+        config = json.loads((folder / "config.json").read_text())
+        settings.update(review_width=config["train"]["review_width"], storage_size=config["storage_size"],
+                        layout=config["layout"])
+    if settings["storage_size"] is None:
+        settings["storage_size"] = int(model.get_layer("preprocessing").layers[0].height)
+    return settings
+
+
+def evaluate(model_path: str | Path, dataset: str, data_dir: str | Path | None, seed: int = 0) -> dict:
+    """Every image of the dataset is test data; the threshold is the one the run chose on validation."""
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    settings = run_settings(model_path, model)
+    index = index_dataset(dataset, data_dir)
+    image_size = int(model.get_layer("preprocessing").layers[0].height)
+    images = load_images(index, storage_size(index, image_size))
+    y = index.table["label"].to_numpy()
+    g = index.table["patient"].astype(str).to_numpy()
+    p = predict_probabilities(model, images)
+    t = settings["threshold"]
+    return binary_metrics(y, p, t) | {
+        "n_patients": int(len(np.unique(g))),
+        "model": str(model_path), "dataset": dataset, "data_dir": str(index.root),
+        "ci": bootstrap_ci(y, p, g, t, seed=seed),
+        "patient_level": patient_metrics(y, p, g, t),
+        "skipped": len(index.skipped),
+    }
+
+
+def _image_files(paths: list[str | Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files += sorted(f for f in path.rglob("*") if f.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.exists():
+            files.append(path)
+        else:
+            raise WorkbookError(f"no such file or folder: {path}")
+    return files
+
+
+def predict(model_path: str | Path, paths: list[str | Path], batch_size: int = 256) -> tuple[pd.DataFrame, list]:
+    """A row per readable image (path, probability, predicted label, review flag), and the skipped files."""
+    model_path = Path(model_path)
+    model = load_model(model_path)
+    s = settings = run_settings(model_path, model)
+    size = settings["storage_size"]
+    kept, arrays, skipped = [], [], []
+    for file in _image_files(paths):
+        try:
+            inspect_image(file)
+        except ImageProblem as exc:
+            skipped.append({"path": str(file), "reason": str(exc)})
+            continue
+        pixels = load_rgb(file)
+        small = max(pixels.shape[:2]) <= IDC_PATCH and s["layout"] in (None, "idc")
+        arrays.append(fit_patch(pixels, size) if small else resize(pixels, size))
+        kept.append(str(file))
+    if not arrays:
+        return pd.DataFrame(columns=["path", "probability", "predicted", "review"]), skipped
+    prob = predict_probabilities(model, np.stack(arrays), batch_size=batch_size)
+    frame = pd.DataFrame({"path": kept, "probability": prob,
+                          "predicted": (prob >= s["threshold"]).astype(int),
+                          "review": review_flags(prob, s["threshold"], s["review_width"])})
+    return frame, skipped

@@ -1,0 +1,71 @@
+"""Metrics against cases worked out by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bc_helpers.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
+from bc_helpers.metrics import binary_metrics, bootstrap_ci, patient_metrics
+
+# 10 images: 4 positives, 6 negatives. At 0.5: TP=3 (0.9, 0.8, 0.6), FN=1 (0.4), FP=1 (0.7), TN=5.
+Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
+P = np.array([0.9, 0.8, 0.6, 0.4, 0.7, 0.3, 0.2, 0.1, 0.05, 0.45])
+
+
+def test_binary_metrics_hand_computed() -> None:
+    m = binary_metrics(Y, P, 0.5)
+    assert m["confusion"] == {"tn": 5, "fp": 1, "fn": 1, "tp": 3}
+    assert m["accuracy"] == pytest.approx(8 / 10)
+    assert m["sensitivity"] == pytest.approx(3 / 4)
+    assert m["specificity"] == pytest.approx(5 / 6)
+    assert m["precision"] == pytest.approx(3 / 4)
+    assert m["f1"] == pytest.approx(0.75)
+    assert m["balanced_accuracy"] == pytest.approx((3 / 4 + 5 / 6) / 2)  # the paper's Eq. 5 "AUC"
+    # ROC-AUC: of 24 positive/negative pairs, the positive scores higher in all but (0.6<0.7), (0.4<0.7),
+    # (0.4<0.45): 21/24.
+    assert m["roc_auc"] == pytest.approx(21 / 24)
+    # Average precision: positives at ranks 1, 2, 4, 6 -> (1 + 1 + 3/4 + 4/6) / 4.
+    assert m["pr_auc"] == pytest.approx((1 + 1 + 0.75 + 4 / 6) / 4)
+
+
+def test_weighted_recall_equals_accuracy_as_in_the_paper() -> None:
+    m = binary_metrics(Y, P, 0.5)
+    assert m["weighted"]["recall"] == pytest.approx(m["accuracy"])
+    assert m["sensitivity"] != pytest.approx(m["accuracy"])
+
+
+def test_patient_level_averages_probabilities() -> None:
+    patients = np.array(["a", "a", "b", "b", "c", "c", "d", "d", "e", "e"])
+    m = patient_metrics(Y, P, patients, 0.5)
+    # Means: a 0.85 (label 1), b 0.5 (1), c 0.5 (0), d 0.15 (0), e 0.25 (0): TP=2, FP=1, TN=2.
+    assert m["n_patients"] == 5
+    assert m["confusion"] == {"tn": 2, "fp": 1, "fn": 0, "tp": 2}
+
+
+def test_bootstrap_interval_contains_the_estimate_and_is_seeded() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400)
+    p = np.clip(y * 0.3 + rng.random(400) * 0.7, 0, 1)
+    patients = np.repeat(np.arange(40), 10)
+    ci = bootstrap_ci(y, p, patients, 0.5, n_boot=200, seed=1)
+    point = binary_metrics(y, p, 0.5)
+    for name in ("accuracy", "roc_auc", "balanced_accuracy"):
+        lo, hi = ci[name]
+        assert lo < point[name] < hi and hi - lo < 0.2
+    assert ci == bootstrap_ci(y, p, patients, 0.5, n_boot=200, seed=1)
+
+
+def test_thresholds_hand_computed() -> None:
+    # Youden's J = sens + spec - 1: at 0.8 -> 2/4 + 6/6 - 1 = 0.5; at 0.6 -> 3/4 + 5/6 - 1 = 0.583;
+    # at 0.4 -> 4/4 + 4/6 - 1 = 0.667, the best. Sensitivity >= 0.75 is first reached at 0.6.
+    assert choose_threshold(Y, P, "youden") == pytest.approx(0.4)
+    assert sensitivity_threshold(Y, P, 0.75) == pytest.approx(0.6)
+    assert choose_threshold(Y, P, "fixed") == 0.5
+
+
+def test_review_band_trades_coverage_for_accuracy() -> None:
+    assert review_flags(P, 0.5, 0.1).tolist() == [False, False, True, True, False, False, False, False, False, True]
+    table = coverage_table(Y, P, 0.5, widths=(0.0, 0.11))
+    assert table["coverage"].tolist() == [1.0, 0.7]
+    assert table["accuracy_on_decided"].tolist() == pytest.approx([0.8, 6 / 7])

@@ -1,0 +1,148 @@
+"""train -> evaluate -> predict on a small synthetic sample, in temporary folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import write_png
+
+from bc_helpers.errors import WorkbookError
+from bc_helpers.gridsearch import grid_search, grouped_folds
+from bc_helpers.inference import load_model, predict
+from bc_helpers.runs import TrainConfig, prepare_run_dir
+from bc_helpers.training import train
+
+EVALUATE_KEYS = {"accuracy", "sensitivity", "specificity", "precision", "f1", "balanced_accuracy", "roc_auc",
+                 "pr_auc", "n_images", "n_patients", "threshold", "patient_level"}
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "bc_helpers", *args], capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_sample: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("runs") / "cnn"
+    out = _cli("train", "--dataset", "sample", "--data-dir", str(tiny_sample / "idc"), "--model", "cnn",
+               "--epochs", "2", "--batch-size", "32", "--quiet", "--out", str(run))
+    assert out.returncode == 0, out.stderr[-3000:]
+    return run
+
+
+def test_train_writes_a_complete_run_folder(trained: Path) -> None:
+    for name in ("model.keras", "metrics.json", "config.json", "split.csv", "history.csv", "predictions.csv"):
+        assert (trained / name).exists(), name
+    metrics = json.loads((trained / "metrics.json").read_text())
+    assert EVALUATE_KEYS <= metrics.keys() and metrics["synthetic"] is True
+    assert metrics["epochs_run"] == 2 and 0 <= metrics["roc_auc"] <= 1
+    lo, hi = metrics["ci"]["roc_auc"]
+    assert lo <= metrics["roc_auc"] <= hi
+    split = pd.read_csv(trained / "split.csv")
+    assert split.groupby("patient")["part"].nunique().max() == 1
+    preds = pd.read_csv(trained / "predictions.csv")
+    assert set(preds["part"]) == {"val", "test"} and {"probability", "patient", "review"} <= set(preds.columns)
+    test = preds[preds["part"] == "test"]
+    assert len(test) == metrics["n_images"]
+    assert ((test["probability"] >= metrics["threshold"]).astype(int) == test["predicted"]).all()
+    config = json.loads((trained / "config.json").read_text())
+    assert config["balance"]["method"] == "smote_hybrid"
+    assert config["balance"]["after"]["0"] == config["balance"]["after"]["1"]
+
+
+def test_threshold_is_chosen_on_validation(trained: Path) -> None:
+    from bc_helpers.decisions import youden_threshold
+
+    preds = pd.read_csv(trained / "predictions.csv")
+    val = preds[preds["part"] == "val"]
+    expected = youden_threshold(val["label"], val["probability"])
+    assert json.loads((trained / "metrics.json").read_text())["threshold"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_evaluate_command_writes_the_json_contract(trained: Path, tiny_sample: Path, tmp_path: Path) -> None:
+    out = _cli("evaluate", "--model", str(trained / "model.keras"), "--dataset", "sample",
+               "--data-dir", str(tiny_sample / "idc"), "--out", str(tmp_path / "e.json"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert EVALUATE_KEYS <= result.keys()
+    assert result["n_images"] == sum(1 for _ in (tiny_sample / "idc").rglob("*.png"))
+    assert result["threshold"] == json.loads((trained / "metrics.json").read_text())["threshold"]
+
+
+def test_predict_files_and_folders_and_reports_skips(trained: Path, tiny_sample: Path, tmp_path: Path) -> None:
+    folder = next((tiny_sample / "idc").iterdir()) / "0"
+    (tmp_path / "bad.png").write_bytes(b"")
+    write_png(tmp_path / "rgba.png", mode="RGBA")
+    out = _cli("predict", "--model", str(trained / "model.keras"), str(folder), str(tmp_path / "bad.png"),
+               str(tmp_path / "rgba.png"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    rows = out.stdout.strip().splitlines()
+    assert rows[0] == "path,probability,predicted,review"
+    assert len(rows) - 1 == len(list(folder.glob("*.png"))) + 1
+    assert "skipped" in out.stderr and "bad.png: empty file (0 bytes)" in out.stderr
+    frame, skipped = predict(trained / "model.keras", [folder])
+    assert frame["probability"].between(0, 1).all() and skipped == []
+
+
+def test_model_file_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(WorkbookError, match="no model file"):
+        load_model(tmp_path / "missing.keras")
+    (tmp_path / "fake.keras").write_text("not a model")
+    with pytest.raises(WorkbookError, match="not a Keras model file"):
+        load_model(tmp_path / "fake.keras")
+    out = _cli("predict", "--model", str(tmp_path / "fake.keras"), str(tmp_path))
+    assert out.returncode == 2 and "not a Keras model file" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_finished_run_is_never_overwritten(trained: Path) -> None:
+    config = TrainConfig(**{**json.loads((trained / "config.json").read_text())["train"]})
+    with pytest.raises(WorkbookError, match="Nothing was overwritten"):
+        prepare_run_dir(trained, config)
+    renamed = prepare_run_dir(trained, config, if_exists="rename")
+    assert renamed == Path(f"{trained}-2") and renamed.is_dir()
+    renamed.rmdir()
+
+
+def test_commands_reject_bad_arguments(tiny_sample: Path, tmp_path: Path) -> None:
+    out = _cli("train", "--model", "vgg16", "--image-size", "16", "--dataset", "sample",
+               "--data-dir", str(tiny_sample / "idc"), "--out", str(tmp_path / "r"))
+    assert out.returncode == 2 and "vgg16 needs image_size >= 32" in out.stderr
+    out = _cli("train", "--model", "cnn", "--protocol", "random", "--out", str(tmp_path / "r"))
+    assert out.returncode == 2 and "invalid choice: 'random'" in out.stderr
+
+
+def test_grouped_folds_never_split_a_patient() -> None:
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(15), 20)
+    labels = (rng.random(300) < np.repeat(rng.random(15), 20)).astype(int)
+    for fit, val in grouped_folds(labels, groups, 5, seed=0):
+        assert not set(groups[fit]) & set(groups[val])
+
+
+def test_grid_search_scores_every_setting_and_returns_the_best(tiny_sample: Path) -> None:
+    from bc_helpers.cache import load_images
+    from bc_helpers.datasets import index_dataset
+
+    index = index_dataset("sample", tiny_sample / "idc")
+    images = load_images(index, 50, progress=False)
+    rows = np.arange(len(index.table))
+    grid = {"filters": [(4, 8, 8)], "lstm_units": [4, 8]}
+    result = grid_search(images, rows, index.table["label"].to_numpy(), index.table["patient"].to_numpy(), grid,
+                         folds=3, epochs=1, image_size=24, verbose=False)
+    assert len(result.folds) == 6 and len(result.table) == 2
+    assert {"mean_roc_auc", "std_roc_auc", "mean_balanced_accuracy"} <= set(result.table.columns)
+    assert result.best in [{"filters": (4, 8, 8), "lstm_units": u} for u in (4, 8)]
+    assert str(result.best["lstm_units"]) == result.table.loc[0, "lstm_units"]
+
+
+def test_train_in_process_with_class_weights_and_paper_protocol(tiny_sample: Path, tmp_path: Path) -> None:
+    config = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, protocol="paper",
+                         balance="class_weight", image_size=24)
+    metrics = train(config, tmp_path / "paper", verbose=0)
+    assert metrics["leak"]["test_images_with_patient_in_train"] > 0.9
+    assert metrics["protocol"] == "paper"
