@@ -73,6 +73,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .runner import parse_value, run_all
+
+    params: dict = {}
+    if args.params_file:
+        loaded = yaml.safe_load(Path(args.params_file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise WorkbookError(f"{args.params_file} must hold a mapping of NAME: value")
+        params.update(loaded)
+    params.update({name: parse_value(value) for name, value in args.param})
+    leak = [m for m in args.leak_models.split(",") if m] if args.leak_models is not None else None
+    run_all(args.out, args.dataset, args.data_dir, params, leak)
+    return 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="sample", choices=list(DATASETS), help="which dataset layout")
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (default: under data/)")
@@ -136,6 +153,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path)
     p.add_argument("--out", type=Path, default=None)
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("run", help="run every notebook in order with papermill, then write the report")
+    p.add_argument("--dataset", action="append", choices=list(DATASETS),
+                   help="repeat for several (default: sample and sample_breakhis, both SYNTHETIC)")
+    p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (with one --dataset)")
+    p.add_argument("-p", "--param", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="a notebook parameter, e.g. -p EPOCHS 20 (values read as YAML)")
+    p.add_argument("-f", "--params-file", type=Path, default=None, help="YAML file of NAME: value")
+    p.add_argument("--leak-models", default=None,
+                   help="models also trained on the paper's split, comma-separated (default cnn,cnn_lstm)")
+    p.add_argument("--out", type=Path, default=Path("runs/workbook"), help="where runs, notebooks and report go")
+    p.set_defaults(func=cmd_run)
     return parser
 
 

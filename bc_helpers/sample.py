@@ -39,15 +39,17 @@ MARKER = "sample.json"
 class SampleSpec:
     """What the generator draws; the defaults take a few seconds."""
 
+    version: int = 2  # raised whenever the drawing rules change, so an old sample is not reused
     seed: int = 0
     patients: int = 40
     patches_per_patient: tuple[int, int] = (60, 140)
     patch: int = 50
     hard_fraction: float = 0.04
     edge_fraction: float = 0.01
-    breakhis_patients: int = 24
-    breakhis_images: tuple[int, int] = (6, 11)
-    breakhis_shape: tuple[int, int] = (230, 350)
+    breakhis_patients: int = 30
+    breakhis_images: tuple[int, int] = (14, 24)
+    breakhis_shape: tuple[int, int] = (115, 175)  # a quarter of BreaKHis's 460 x 700
+    breakhis_scale: float = 2.5  # nuclei this many times larger than in IDC patches (400X magnification)
     breakhis_test_fraction: float = 0.2
 
 
@@ -62,10 +64,10 @@ class Patient:
 
 
 def draw_patient(rng: np.random.Generator) -> Patient:
-    kind = rng.choice(3, p=[0.4, 0.3, 0.3])
-    share = (0.05, 0.85, 0.45)[kind]
+    kind = rng.choice(3, p=[0.45, 0.45, 0.1])
+    share = (0.02, 0.98, 0.5)[kind]
     return Patient(
-        stroma=np.clip(STROMA * (1 + rng.normal(0, 0.07, 3)) + rng.normal(0, 8), 120, 250),
+        stroma=np.clip(STROMA * (1 + rng.normal(0, 0.15, 3)) + rng.normal(0, 8), 120, 250),
         nucleus=np.clip(NUCLEUS * (1 + rng.normal(0, 0.12, 3)), 30, 200),
         vacuoles=float(rng.uniform(0.2, 2.5)),
         positive_share=share,
@@ -120,7 +122,7 @@ def _stamp(
 def _malignancy(rng: np.random.Generator, label: int, hard: bool) -> float:
     if hard:
         return float(rng.uniform(0.4, 0.6))
-    return float(rng.beta(5, 2) if label else rng.beta(2, 5))
+    return float(rng.beta(3, 2) if label else rng.beta(2, 3))
 
 
 def write_idc_like(out: Path, spec: SampleSpec) -> int:
@@ -165,7 +167,8 @@ def _write_breakhis_patient(out: Path, spec: SampleSpec, i: int) -> int:
     n = int(rng.integers(*spec.breakhis_images, endpoint=True))
     for k in range(1, n + 1):
         hard = rng.random() < spec.hard_fraction
-        pixels = render_tissue(rng, patient, spec.breakhis_shape, _malignancy(rng, label, hard), scale=2.5)
+        pixels = render_tissue(rng, patient, spec.breakhis_shape, _malignancy(rng, label, hard),
+                               scale=spec.breakhis_scale)
         split = "test" if rng.random() < spec.breakhis_test_fraction else "train"
         folder = out / BREAKHIS_KAGGLE_TOP / split / ("malignant" if label else "benign")
         folder.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@ pick the threshold on validation, evaluate once on test, and save everything a l
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import asdict
@@ -19,7 +20,7 @@ from .files import write_csv_atomic, write_json_atomic
 from .metrics import binary_metrics, bootstrap_ci, patient_metrics
 from .models import build_model, compile_model, positive_probability, targets_for
 from .pipeline import make_dataset
-from .runs import TrainConfig, prepare_run_dir
+from .runs import TrainConfig, is_finished, prepare_run_dir
 from .runtime import gpus, keras, set_seed, tf, versions
 from .splits import patient_overlap, split_frame, split_table
 
@@ -52,6 +53,8 @@ def load_data(config: TrainConfig) -> tuple[DatasetIndex, np.ndarray, pd.Series]
 def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", verbose: int | str = "auto") -> dict:
     """Train, choose the threshold on validation, evaluate on test; returns metrics.json's content."""
     run_dir = prepare_run_dir(run_dir, config, if_exists)
+    if if_exists == "reuse" and is_finished(run_dir):
+        return json.loads((run_dir / "metrics.json").read_text())
     set_seed(config.seed, config.deterministic)
     index, images, parts = load_data(config)
     write_csv_atomic(run_dir / "split.csv", split_frame(index.table, parts))
@@ -123,7 +126,7 @@ def _evaluate_run(model: keras.Model, run_dir: Path, config: TrainConfig, index:
     epochs_run = int(len(history))
     metrics = binary_metrics(y, p, threshold) | {
         "n_patients": int(len(np.unique(g))),
-        "model": config.model, "dataset": config.dataset, "protocol": config.protocol,
+        "model": config.model, "dataset": config.dataset, "protocol": config.protocol, "run_dir": str(run_dir),
         "balance": config.balance, "image_size": config.image_size, "threshold_method": config.threshold,
         "synthetic": config.dataset.startswith("sample"),
         "ci": bootstrap_ci(y, p, g, threshold, seed=config.seed),

@@ -106,6 +106,12 @@ def test_a_finished_run_is_never_overwritten(trained: Path) -> None:
     renamed = prepare_run_dir(trained, config, if_exists="rename")
     assert renamed == Path(f"{trained}-2") and renamed.is_dir()
     renamed.rmdir()
+    before = (trained / "metrics.json").read_text()
+    assert train(config, trained, if_exists="reuse") == json.loads(before)
+    other = TrainConfig(**{**config.__dict__, "epochs": 7})
+    with pytest.raises(WorkbookError):
+        prepare_run_dir(trained, other, if_exists="reuse")
+    assert (trained / "metrics.json").read_text() == before
 
 
 def test_commands_reject_bad_arguments(tiny_sample: Path, tmp_path: Path) -> None:

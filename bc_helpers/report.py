@@ -1,0 +1,113 @@
+"""The report of a workbook run: the comparison tables and figures, the parameters and versions used."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from . import compare, paper, plots  # noqa: E402
+from .files import write_text_atomic  # noqa: E402
+from .notebook import test_predictions  # noqa: E402
+
+
+def dataset_figures(runs: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]]:
+    """For one dataset (patient split): metric bars with bootstrap intervals, ROC curves, confusion matrices,
+    and the CNN-LSTM's training curves: the equivalents of the paper's Figs 3-10."""
+    part = runs[(runs["dataset"] == dataset) & (runs["protocol"] == "patient")]
+    if part.empty:
+        return []
+    out = [(f"{dataset}: test metrics by model", plots.metric_bars(
+        part, ["accuracy", "balanced_accuracy", "roc_auc"], f"{dataset}: test metrics by model (patient split)",
+        errors={"roc_auc": "roc_auc_ci", "balanced_accuracy": "balanced_accuracy_ci"}))]
+    curves = {}
+    for _, row in part.iterrows():
+        test = test_predictions(row["run_dir"])
+        curves[row["model"]] = (test["label"].to_numpy(), test["probability"].to_numpy())
+    out.append((f"{dataset}: ROC curves", plots.roc_curves(curves, f"{dataset}: ROC curves (test, patient split)")))
+    fig, axes = plt.subplots(1, len(part), figsize=(2.6 * len(part), 2.6), squeeze=False)
+    for ax, (_, row) in zip(axes[0], part.iterrows(), strict=True):
+        counts = json.loads((Path(row["run_dir"]) / "metrics.json").read_text())["confusion"]
+        plots.confusion(counts, row["model"], ax=ax)
+    fig.tight_layout()
+    out.append((f"{dataset}: actual vs predicted", fig))
+    hybrid = part[part["model"] == "cnn_lstm"]
+    if not hybrid.empty:
+        history = pd.read_csv(Path(hybrid["run_dir"].iat[0]) / "history.csv")
+        out.append((f"{dataset}: CNN-LSTM training curves", plots.training_curves(history, f"{dataset}: CNN-LSTM")))
+    return out
+
+
+def leakage_figure(runs: pd.DataFrame) -> list[tuple[str, Figure]]:
+    leak = compare.leakage_table(runs)
+    return [] if leak.empty else [("leakage study", plots.leakage_bars(leak))]
+
+
+def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.round(3) if not frame.empty else frame
+
+
+def sections(runs: pd.DataFrame, datasets: list[str]) -> list[tuple[str, pd.DataFrame | str]]:
+    """The report's tables and notes, in order."""
+    out: list[tuple[str, pd.DataFrame | str]] = []
+    for dataset in datasets:
+        table = compare.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
+        out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", _fmt(table)))
+    out.append(("Paper's note", paper.NOTE))
+    out.append(("Leakage study: image-level split vs patient split", _fmt(compare.leakage_table(runs))))
+    if not runs.empty:
+        out.append(("Cost: measured on this machine beside the paper's claims", _fmt(compare.cost_table(runs))))
+    out.append(("Published patient-level results on IDC", paper.PATIENT_LEVEL_BASELINES))
+    missing = compare.missing_runs(runs, datasets, ["patient"])
+    out.append(("Missing runs", "\n".join(missing) if missing else "none"))
+    return out
+
+
+def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -> Path:
+    """report.md and report.html under `out`; the HTML embeds its figures."""
+    from .runtime import versions
+
+    runs = compare.collect_runs(out)
+    figs = []
+    if not runs.empty:
+        drawn = [f for d in datasets for f in dataset_figures(runs, d)] + leakage_figure(runs)
+        for i, (title, fig) in enumerate(drawn):
+            figs.append((title, plots.save(fig, out / "figures" / f"{i:02d}.png")))
+        plt.close("all")
+    synthetic = any(d.startswith("sample") for d in datasets)
+    banner = ("SYNTHETIC data: the sample datasets are generated images; these results show the method, "
+              "not medical findings." if synthetic else "")
+    meta = pd.DataFrame({"value": {"datasets": ", ".join(datasets), **{k: str(v) for k, v in params.items()},
+                                   "wall time (s)": f"{seconds:.0f}", **versions()}})
+    parts = sections(runs, datasets) + [("Parameters and versions", meta)]
+    md = ["# Workbook report", "", f"**{banner}**" if banner else ""]
+    body = ["<h1>Workbook report</h1>", f"<p class='banner'>{html.escape(banner)}</p>" if banner else ""]
+    for title, content in parts:
+        md += ["", f"## {title}", ""]
+        body.append(f"<h2>{html.escape(title)}</h2>")
+        if isinstance(content, pd.DataFrame):
+            md.append(content.to_markdown() if not content.empty else "(no runs yet)")
+            body.append(content.to_html(na_rep="") if not content.empty else "<p>(no runs yet)</p>")
+        else:
+            md.append(content)
+            body.append(f"<pre>{html.escape(content)}</pre>")
+    md += ["", "## Figures", ""]
+    body.append("<h2>Figures</h2>")
+    for title, path in figs:
+        md.append(f"![{title}]({path.relative_to(out)})")
+        data = base64.b64encode(path.read_bytes()).decode()
+        body.append(f"<h3>{html.escape(title)}</h3><img src='data:image/png;base64,{data}'>")
+    style = ("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;"
+             "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}.banner{background:#fde;padding:8px;"
+             "font-weight:bold}img{max-width:100%}</style>")
+    write_text_atomic(out / "report.md", "\n".join(md) + "\n")
+    return write_text_atomic(out / "report.html", f"<html><head><meta charset='utf-8'>{style}</head><body>"
+                                                  + "\n".join(body) + "</body></html>\n")

@@ -1,0 +1,158 @@
+"""`python -m bc_helpers run`: every notebook in order with papermill, then a report.
+
+Executed copies go under RUN_DIR/notebooks/ (the sources are never written), training runs under
+RUN_DIR/<dataset>/<protocol>/<model>/, and the report to RUN_DIR/report.html and report.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from . import paths
+from .errors import WorkbookError
+from .runs import MODEL_NOTEBOOKS
+
+# The paper's leaky protocol for each dataset: an image-level split, or BreaKHis's own (image-level) folders.
+LEAKY_PROTOCOL = {"sample": "paper", "idc": "paper", "sample_breakhis": "kaggle", "breakhis": "kaggle"}
+DEFAULT_DATASETS = ("sample", "sample_breakhis")
+DEFAULT_LEAK_MODELS = ("cnn", "cnn_lstm")
+TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict, "list": list}
+
+
+@dataclass
+class Step:
+    notebook: str  # stem, e.g. "03_cnn"
+    params: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        tags = [str(self.params[k]) for k in ("DATASET", "PROTOCOL") if k in self.params]
+        return "-".join([self.notebook, *tags])
+
+
+def notebooks_dir() -> Path:
+    return paths.repo_root() / "notebooks"
+
+
+def plan(datasets: list[str], leak_models: list[str]) -> list[Step]:
+    """The whole workbook: index, exploration, preprocessing, the six models on each dataset (patient split),
+    the leak check (the paper's split) for `leak_models`, and the comparison."""
+    first = datasets[0]
+    steps = [Step("00_index"), Step("01_data_exploration", {"DATASET": first}),
+             Step("02_preprocessing_and_balancing", {"DATASET": first})]
+    for dataset in datasets:
+        steps += [Step(nb, {"DATASET": dataset, "PROTOCOL": "patient"}) for nb in MODEL_NOTEBOOKS.values()]
+        steps += [Step(MODEL_NOTEBOOKS[m], {"DATASET": dataset, "PROTOCOL": LEAKY_PROTOCOL[dataset]})
+                  for m in leak_models]
+    steps.append(Step("09_comparison", {"DATASETS": list(datasets)}))
+    return steps
+
+
+def declared_parameters(notebook: Path) -> dict[str, dict]:
+    """The names, types and defaults of a notebook's `parameters` cell (papermill's inspection)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(notebook))
+
+
+def parse_value(text: str) -> object:
+    """A -p value as YAML reads it: 3 -> int, 0.5 -> float, true -> bool, null -> None, else a string."""
+    return yaml.safe_load(text) if text != "" else ""
+
+
+def check_parameters(user: dict, steps: list[Step]) -> None:
+    """Refuse unknown names and values of the wrong type before anything runs."""
+    declared: dict[str, dict] = {}
+    for step in {s.notebook for s in steps}:
+        for name, info in declared_parameters(notebooks_dir() / f"{step}.ipynb").items():
+            declared.setdefault(name, info)
+    for name, value in user.items():
+        if name not in declared:
+            raise WorkbookError(f"unknown parameter {name!r}: the notebooks declare {', '.join(sorted(declared))}")
+        expected = declared[name]["inferred_type_name"].replace(" ", "")
+        kinds = [TYPES[t] for t in expected.split("|") if t in TYPES]
+        if value is None and "None" in expected:
+            continue
+        if kinds and not any(isinstance(value, k) and not (k is int and isinstance(value, bool)) for k in kinds):
+            raise WorkbookError(f"parameter {name} expects {expected}, got {value!r} ({type(value).__name__})")
+
+
+@contextmanager
+def this_kernel(folder: Path):
+    """Run notebooks with this environment's Python whatever kernels the user has: a `python3`
+    kernelspec for sys.executable, first on JUPYTER_PATH."""
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (workbook)", "language": "python",
+    }))
+    old = os.environ.get("JUPYTER_PATH")
+    os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), old]))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("JUPYTER_PATH", None)
+        else:
+            os.environ["JUPYTER_PATH"] = old
+
+
+def execute(step: Step, out: Path, common: dict) -> Path:
+    """One notebook with papermill; a failure names the notebook, the cell and the error."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    source = notebooks_dir() / f"{step.notebook}.ipynb"
+    target = out / "notebooks" / f"{step.label}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    params = {**common, **step.params, "RUN_DIR": str(out), "INTERACTIVE": False}
+    params = {k: v for k, v in params.items() if k in declared_parameters(source)}
+    try:
+        papermill.execute_notebook(str(source), str(target), parameters=params, kernel_name="python3",
+                                   cwd=str(source.parent), progress_bar=False)
+    except PapermillExecutionError as exc:
+        raise WorkbookError(
+            f"notebook {source.name} failed in cell {exc.cell_index} (execution count {exc.exec_count}): "
+            f"{exc.ename}: {exc.evalue}\nThe executed copy, with the error, is {target}"
+        ) from exc
+    return target
+
+
+def run_all(out: str | Path, datasets: list[str] | None = None, data_dir: str | None = None,
+            params: dict | None = None, leak_models: list[str] | None = None) -> Path:
+    """Run the workbook into `out` and write the report; returns report.html's path."""
+    from .report import write_report
+
+    out = Path(out).resolve()
+    datasets = list(datasets or DEFAULT_DATASETS)
+    if data_dir and len(datasets) != 1:
+        raise WorkbookError("--data-dir needs exactly one --dataset")
+    common = dict(params or {})
+    if data_dir:
+        common["DATA_DIR"] = str(Path(data_dir).resolve())
+    steps = plan(datasets, list(leak_models if leak_models is not None else DEFAULT_LEAK_MODELS))
+    check_parameters(common, steps)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    with this_kernel(out / ".kernel"):
+        for i, step in enumerate(steps, 1):
+            print(f"[{i:2d}/{len(steps)}] {step.label} ...", end=" ", flush=True)
+            t0 = time.perf_counter()
+            try:
+                execute(step, out, common)
+            except WorkbookError:
+                print("FAILED", flush=True)
+                raise
+            print(f"done in {time.perf_counter() - t0:.0f} s", flush=True)
+    report = write_report(out, datasets, common, time.perf_counter() - started)
+    print(f"report: {report} (and report.md); total {time.perf_counter() - started:.0f} s")
+    return report

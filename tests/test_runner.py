@@ -1,0 +1,110 @@
+"""The papermill runner: parameters checked before anything runs, executed copies beside the sources,
+a failing notebook named with its cell, and a report built from run folders."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from bc_helpers import runner
+from bc_helpers.errors import WorkbookError
+from bc_helpers.report import write_report
+
+
+def _notebook(path: Path, body: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('DATASET: str = "sample"  # dataset\nEPOCHS: int = 3  # epochs\n'
+                                       'RUN_DIR: str = "runs"  # out\nINTERACTIVE: bool = True  # widgets')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(body)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def fake_notebooks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder / "ok.ipynb", "from pathlib import Path\nPath(RUN_DIR, 'ok.txt').write_text(str(EPOCHS))")
+    _notebook(folder / "broken.ipynb", "x = 1\nraise ValueError('the data is missing')")
+    monkeypatch.setattr(runner, "notebooks_dir", lambda: folder)
+    return folder
+
+
+def test_executes_a_copy_with_parameters_and_never_writes_the_source(fake_notebooks: Path, tmp_path: Path) -> None:
+    source = (fake_notebooks / "ok.ipynb").read_text()
+    with runner.this_kernel(tmp_path / "kernel"):
+        copy = runner.execute(runner.Step("ok", {"DATASET": "idc"}), tmp_path / "out", {"EPOCHS": 7})
+    assert (tmp_path / "out" / "ok.txt").read_text() == "7"
+    assert copy == tmp_path / "out" / "notebooks" / "ok-idc.ipynb" and copy.exists()
+    assert (fake_notebooks / "ok.ipynb").read_text() == source
+
+
+def test_a_failing_notebook_is_named_with_its_cell(fake_notebooks: Path, tmp_path: Path) -> None:
+    with runner.this_kernel(tmp_path / "kernel"), pytest.raises(WorkbookError) as err:
+        runner.execute(runner.Step("broken"), tmp_path / "out", {})
+    message = str(err.value)
+    assert "broken.ipynb failed in cell" in message and "ValueError: the data is missing" in message
+    assert str(tmp_path / "out" / "notebooks" / "broken.ipynb") in message
+
+
+def test_parameters_are_checked_before_running(fake_notebooks: Path) -> None:
+    steps = [runner.Step("ok")]
+    runner.check_parameters({"EPOCHS": 5, "DATASET": "idc"}, steps)
+    with pytest.raises(WorkbookError, match="unknown parameter 'EPOCH'"):
+        runner.check_parameters({"EPOCH": 5}, steps)
+    with pytest.raises(WorkbookError, match="EPOCHS expects int, got 'many'"):
+        runner.check_parameters({"EPOCHS": "many"}, steps)
+    with pytest.raises(WorkbookError, match="EPOCHS expects int"):
+        runner.check_parameters({"EPOCHS": True}, steps)
+
+
+def test_values_are_read_as_yaml() -> None:
+    assert [runner.parse_value(v) for v in ("3", "0.5", "true", "null", "idc", "[1, 2]")] == [
+        3, 0.5, True, None, "idc", [1, 2]]
+
+
+def test_the_plan_covers_every_notebook_and_the_leak_check() -> None:
+    steps = runner.plan(["sample", "sample_breakhis"], ["cnn_lstm"])
+    labels = [s.label for s in steps]
+    assert labels[0] == "00_index" and labels[-1] == "09_comparison"
+    assert "08_cnn_lstm-sample-paper" in labels and "08_cnn_lstm-sample_breakhis-kaggle" in labels
+    assert sum(label.startswith("03_cnn-") for label in labels) == 2
+    notebooks = {p.stem for p in (runner.paths.repo_root() / "notebooks").glob("*.ipynb")}
+    assert {s.notebook for s in steps} == notebooks
+
+
+def test_run_command_refuses_bad_parameters_before_running(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "bc_helpers", "run", "-p", "EPOCHS", "many", "--out",
+                          str(tmp_path / "w")], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "EPOCHS expects int" in out.stderr
+    assert not (tmp_path / "w").exists()
+
+
+def test_report_without_runs_says_what_is_missing(tmp_path: Path) -> None:
+    report = write_report(tmp_path, ["sample"], {"EPOCHS": 1}, 1.0)
+    text = (tmp_path / "report.md").read_text()
+    assert report.exists() and "SYNTHETIC" in text and "run notebooks/08_cnn_lstm.ipynb" in text
+    assert "EPOCHS" in text
+
+
+def test_report_from_a_real_run(tmp_path: Path, tiny_sample: Path) -> None:
+    from bc_helpers.runs import TrainConfig
+    from bc_helpers.training import train
+
+    for protocol in ("patient", "paper"):
+        config = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, image_size=24,
+                             protocol=protocol, balance="class_weight")
+        train(config, tmp_path / "sample" / protocol / "cnn", verbose=0)
+    write_report(tmp_path, ["sample"], {}, 1.0)
+    html = (tmp_path / "report.html").read_text()
+    assert "data:image/png;base64" in html and "inflation" in html
+    md = (tmp_path / "report.md").read_text()
+    metrics = json.loads((tmp_path / "sample" / "patient" / "cnn" / "metrics.json").read_text())
+    assert f"{metrics['roc_auc']:.3f}" in md
