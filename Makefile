@@ -15,7 +15,7 @@ setup: $(STAMP) $(SAMPLE)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[cpu,test]"
+	$(BIN)/python -m pip install --quiet -e ".[cpu,test,browser]"
 	touch $(STAMP)
 
 $(SAMPLE): | $(STAMP)

@@ -36,9 +36,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         epochs=args.epochs, image_size=args.image_size, batch_size=args.batch_size, protocol=args.protocol,
         balance=args.balance, seed=args.seed, learning_rate=args.learning_rate, patience=args.patience,
         output=args.output, threshold=args.threshold, max_train_images=args.max_train_images,
-        deterministic=args.deterministic, tensorboard=args.tensorboard, hparams=hparams,
+        deterministic=args.deterministic, tensorboard=args.tensorboard, hparams=hparams, augment=not args.no_augment,
     )
-    metrics = train(config, args.out, if_exists=args.if_exists, verbose=2 if args.quiet else "auto")
+    if args.cpu_devices > 1:
+        from .runtime import split_cpu
+
+        split_cpu(args.cpu_devices)
+    metrics = train(config, args.out, if_exists=args.if_exists, verbose=2 if args.quiet else "auto",
+                    strategy=args.strategy)
     keys = ("model", "protocol", "epochs_run", "threshold", "roc_auc", "balanced_accuracy", "sensitivity",
             "specificity", "accuracy")
     print(json.dumps({k: metrics[k] for k in keys} | {"run_dir": str(args.out)}, indent=2))
@@ -90,6 +95,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from .bench import main as bench
+
+    bench(args.quick, args.out, args.dataset, args.data_dir)
+    return 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="sample", choices=list(DATASETS), help="which dataset layout")
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (default: under data/)")
@@ -113,7 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .balance import BALANCES
     from .decisions import THRESHOLD_METHODS
-    from .runs import IF_EXISTS, TrainConfig
+    from .runs import IF_EXISTS, STRATEGIES, TrainConfig
     from .splits import PROTOCOLS
 
     d = TrainConfig()
@@ -134,10 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="how the decision threshold is chosen on validation data")
     p.add_argument("--max-train-images", type=int, default=None, help="subsample the training part (quick runs)")
     p.add_argument("--hparams", default="", help='model hyperparameters as JSON, e.g. \'{"lstm_units": 64}\'')
+    p.add_argument("--no-augment", action="store_true", help="no random rotation, flips or zoom in training")
     p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
     p.add_argument("--tensorboard", action="store_true")
     p.add_argument("--if-exists", default="error", choices=IF_EXISTS, help="when --out holds another run")
     p.add_argument("--quiet", action="store_true", help="one line per epoch instead of progress bars")
+    p.add_argument("--strategy", default="auto", choices=STRATEGIES,
+                   help="tf.distribute strategy (auto: TF_CONFIG -> multiworker, several GPUs -> mirrored)")
+    p.add_argument("--cpu-devices", type=int, default=1, help="split the CPU into N logical devices (to try "
+                   "tf.distribute without GPUs)")
     p.add_argument("--out", type=Path, required=True, help="the run folder")
     p.set_defaults(func=cmd_train)
 
@@ -165,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="models also trained on the paper's split, comma-separated (default cnn,cnn_lstm)")
     p.add_argument("--out", type=Path, default=Path("runs/workbook"), help="where runs, notebooks and report go")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="measure input, training and inference speed and memory; table and JSON")
+    p.add_argument("--quick", action="store_true", help="a few steps per model (seconds, for tests)")
+    p.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    _add_data_args(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

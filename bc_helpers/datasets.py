@@ -260,16 +260,21 @@ def _walk_idc(root: Path, index: DatasetIndex) -> list[Candidate]:
     return list(found.values())
 
 
+def _listed(folder: Path, index: DatasetIndex, empty: str = "empty class folder") -> list[Path]:
+    """A folder's entries, sorted; an empty folder is reported."""
+    files = sorted(folder.iterdir())
+    if not files:
+        index.warnings.append(Problem(str(folder), empty))
+    return files
+
+
 def _walk_idc_patient(patient_dir: Path, index: DatasetIndex) -> list[Candidate]:
     out = []
     for label_dir in sorted(patient_dir.iterdir()):
         if not (label_dir.is_dir() and label_dir.name in ("0", "1")):
             index.skipped.append(Problem(str(label_dir), "not a <0|1> class folder of the IDC layout"))
             continue
-        files = sorted(label_dir.iterdir())
-        if not files:
-            index.warnings.append(Problem(str(label_dir), "empty class folder"))
-        for path in files:
+        for path in _listed(label_dir, index):
             match = IDC_NAME.match(path.name)
             if path.is_dir() or not match:
                 index.skipped.append(
@@ -316,10 +321,7 @@ def _walk_breakhis_kaggle(root: Path, index: DatasetIndex) -> list[Candidate]:
             if not folder.is_dir():
                 index.warnings.append(Problem(str(folder), "class folder missing"))
                 continue
-            files = sorted(folder.iterdir())
-            if not files:
-                index.warnings.append(Problem(str(folder), "empty class folder"))
-            for path in files:
+            for path in _listed(folder, index):
                 candidate = _breakhis_candidate(path, folder_label, index)
                 if candidate is not None:
                     candidate.folder_split = split
@@ -333,10 +335,7 @@ def _walk_breakhis_v1(root: Path, index: DatasetIndex, magnification: str) -> li
     out = []
     for name, folder_label in BREAKHIS_CLASSES.items():
         for mag_dir in sorted((top / name / "SOB").glob(f"*/*/{magnification}")):
-            files = sorted(mag_dir.iterdir())
-            if not files:
-                index.warnings.append(Problem(str(mag_dir), "empty magnification folder"))
-            for path in files:
+            for path in _listed(mag_dir, index, "empty magnification folder"):
                 candidate = _breakhis_candidate(path, folder_label, index)
                 if candidate is not None:
                     out.append(candidate)

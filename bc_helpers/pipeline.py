@@ -12,12 +12,12 @@ ZOOM = 0.2
 
 def make_dataset(
     images: np.ndarray, targets: np.ndarray, batch_size: int = 64, shuffle: bool = False, seed: int = 0,
-    rows: np.ndarray | None = None,
+    rows: np.ndarray | None = None, weights: np.ndarray | None = None,
 ) -> tf.data.Dataset:
-    """Batches of (uint8 images[rows], targets), gathered from a (memory-mapped) array by index.
+    """Batches of (uint8 images[rows], targets[, weights]), gathered from a (memory-mapped) array by index.
 
     Only indices go through tf.data, so the images are never copied whole into memory;
-    `targets` has one entry per row of `rows` (default: every image).
+    `targets` (and `weights`, per-sample loss weights) have one entry per row of `rows` (default: every image).
     """
     rows = np.arange(len(images)) if rows is None else np.asarray(rows)
     if len(rows) != len(targets):
@@ -28,14 +28,18 @@ def make_dataset(
     ds = ds.batch(batch_size)
     target_dtype = tf.as_dtype(targets.dtype)
 
-    def gather(idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return np.asarray(images[rows[idx]]), np.asarray(targets[idx])
+    def gather(idx: np.ndarray) -> tuple[np.ndarray, ...]:
+        out = (np.asarray(images[rows[idx]]), np.asarray(targets[idx]))
+        return out if weights is None else (*out, np.asarray(weights[idx], dtype=np.float32))
 
-    def load(idx: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        x, y = tf.numpy_function(gather, [idx], (tf.uint8, target_dtype))
-        x.set_shape((None, *images.shape[1:]))
-        y.set_shape((None, *targets.shape[1:]))
-        return x, y
+    def load(idx: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        dtypes = (tf.uint8, target_dtype) + (() if weights is None else (tf.float32,))
+        batch = tf.numpy_function(gather, [idx], dtypes)
+        batch[0].set_shape((None, *images.shape[1:]))
+        batch[1].set_shape((None, *targets.shape[1:]))
+        if weights is not None:
+            batch[2].set_shape((None,))
+        return tuple(batch)
 
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA

@@ -24,6 +24,10 @@ from .runs import MODEL_NOTEBOOKS
 LEAKY_PROTOCOL = {"sample": "paper", "idc": "paper", "sample_breakhis": "kaggle", "breakhis": "kaggle"}
 DEFAULT_DATASETS = ("sample", "sample_breakhis")
 DEFAULT_LEAK_MODELS = ("cnn", "cnn_lstm")
+# A kernel whose C-level stderr (TensorFlow's start-up logs) stays out of the terminal; ipykernel still
+# captures it into the executed notebook.
+QUIET_KERNEL = ("import os; os.dup2(os.open(os.devnull, os.O_WRONLY), 2); "
+                "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
 TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict, "list": list}
 
 
@@ -92,7 +96,7 @@ def this_kernel(folder: Path):
     spec = folder / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
     (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "argv": [sys.executable, "-c", QUIET_KERNEL, "--log-level=ERROR", "-f", "{connection_file}"],
         "display_name": "Python 3 (workbook)", "language": "python",
     }))
     old = os.environ.get("JUPYTER_PATH")

@@ -9,6 +9,7 @@ from pathlib import Path
 from .errors import WorkbookError
 
 IF_EXISTS = ("error", "rename", "reuse")
+STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 MODEL_NOTEBOOKS = {
     "cnn": "03_cnn", "lstm": "04_lstm", "gru": "05_gru", "vgg16": "06_vgg16", "resnet50": "07_resnet50",
     "cnn_lstm": "08_cnn_lstm",

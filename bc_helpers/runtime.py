@@ -28,6 +28,12 @@ def device_summary() -> str:
     return f"GPU: {', '.join(found)}" if found else f"CPU only ({os.cpu_count()} cores)"
 
 
+def split_cpu(n: int) -> None:
+    """Present the CPU as `n` logical devices (before TensorFlow first uses it), to try tf.distribute here."""
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * n)
+
+
 def set_seed(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and TensorFlow; `deterministic` also turns on TensorFlow's op determinism."""
     keras.utils.set_random_seed(seed)

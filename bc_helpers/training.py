@@ -16,6 +16,7 @@ from .balance import balance
 from .cache import load_images, storage_size
 from .datasets import DatasetIndex, index_dataset
 from .decisions import choose_threshold, coverage_table, review_flags
+from .errors import WorkbookError
 from .files import write_csv_atomic, write_json_atomic
 from .metrics import binary_metrics, bootstrap_ci, patient_metrics
 from .models import build_model, compile_model, positive_probability, targets_for
@@ -25,12 +26,24 @@ from .runtime import gpus, keras, set_seed, tf, versions
 from .splits import patient_overlap, split_frame, split_table
 
 
-def choose_strategy() -> tf.distribute.Strategy:
-    """TF_CONFIG set: several machines; several GPUs: MirroredStrategy; else the default strategy."""
-    if os.environ.get("TF_CONFIG"):
+def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:
+    """auto: TF_CONFIG set -> MultiWorkerMirroredStrategy (several machines); several GPUs ->
+    MirroredStrategy; else the default strategy. 'mirrored' mirrors over every logical device
+    (GPUs, else CPUs: see runtime.split_cpu)."""
+    if name == "auto":
+        name = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored" if len(gpus()) > 1 else "default"
+    if name == "multiworker":
+        if not os.environ.get("BC_TRY_MULTIWORKER"):
+            raise WorkbookError(
+                "Keras 3 cannot fit under MultiWorkerMirroredStrategy yet (keras-team/keras#20585: fit fails "
+                "while reducing per-replica values). Train on one machine (several GPUs work, with "
+                "MirroredStrategy), or set BC_TRY_MULTIWORKER=1 to try with your Keras version."
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
-    if len(gpus()) > 1:
-        return tf.distribute.MirroredStrategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+            d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
     return tf.distribute.get_strategy()
 
 
@@ -50,7 +63,8 @@ def load_data(config: TrainConfig) -> tuple[DatasetIndex, np.ndarray, pd.Series]
     return index, images, parts
 
 
-def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", verbose: int | str = "auto") -> dict:
+def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", verbose: int | str = "auto",
+          strategy: str = "auto") -> dict:
     """Train, choose the threshold on validation, evaluate on test; returns metrics.json's content."""
     run_dir = prepare_run_dir(run_dir, config, if_exists)
     if if_exists == "reuse" and is_finished(run_dir):
@@ -73,19 +87,23 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     train_images, train_rows_in = (balanced.images, None) if smote else (images, train_rows)
     if gpus():
         keras.mixed_precision.set_global_policy("mixed_float16")
-    with choose_strategy().scope():
+    _trim_history(run_dir)
+    distribution = choose_strategy(strategy)
+    with distribution.scope():
         model = build_model(config.model, image_size=config.image_size, output=config.output,
                             augment=config.augment, **config.hparams)
         compile_model(model, config.learning_rate)
+    # Class weights travel as per-sample weights in the pipeline: the same on every tf.distribute strategy.
+    cw = balanced.class_weight
+    weights = None if cw is None else np.where(balanced.labels == 1, cw[1], cw[0]).astype(np.float32)
     train_ds = make_dataset(train_images, targets_for(model, balanced.labels), config.batch_size, shuffle=True,
-                            seed=config.seed, rows=train_rows_in)
+                            seed=config.seed, rows=train_rows_in, weights=weights)
     val_ds = make_dataset(images, targets_for(model, labels[val_rows]), config.batch_size, rows=val_rows)
     start = time.perf_counter()
     if (run_dir / "model.keras").exists():  # stopped after training, before evaluation: evaluate it
         model = keras.saving.load_model(run_dir / "model.keras")
     else:
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, class_weight=balanced.class_weight,
-                  shuffle=False,
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
                   callbacks=_callbacks(run_dir, config), verbose=verbose)
         model.save(run_dir / "model.keras")
     train_seconds = time.perf_counter() - start
@@ -98,6 +116,18 @@ def _train_rows(parts: pd.Series, labels: np.ndarray, config: TrainConfig) -> np
         rng = np.random.default_rng(config.seed)
         rows = np.sort(rng.choice(rows, config.max_train_images, replace=False))
     return rows
+
+
+def _trim_history(run_dir: Path) -> None:
+    """On a resume, keep only the history rows of the epochs the checkpoint holds (a run killed between
+    the checkpoint and the CSV row would otherwise repeat or lose a row)."""
+    meta, history = run_dir / "backup" / "training_metadata.json", run_dir / "history.csv"
+    if meta.exists() and history.exists():
+        done = json.loads(meta.read_text())["epoch"]  # epochs completed and checkpointed
+        rows = pd.read_csv(history)
+        write_csv_atomic(history, rows[rows["epoch"] < done])
+    elif history.exists() and not (run_dir / "model.keras").exists():
+        history.unlink()
 
 
 def _callbacks(run_dir: Path, config: TrainConfig) -> list[keras.callbacks.Callback]:

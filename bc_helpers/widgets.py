@@ -1,5 +1,5 @@
-"""Interactive widgets for the lessons; each draws a static figure instead when `interactive` is False
-(papermill, nbval, a viewer that does not render widgets)."""
+"""Interactive widgets for the lessons. Each returns its widget (the cell shows it), or draws static
+figures instead and returns None when `interactive` is False (papermill, nbval, a viewer without widgets)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from collections.abc import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from IPython.display import display
 
 from . import plots
 from .decisions import review_flags
@@ -45,9 +44,7 @@ def patch_browser(images: np.ndarray, table: pd.DataFrame, interactive: bool = T
     page = w.IntSlider(min=0, max=20, description="page")
     out = w.interactive_output(lambda patient, label, page: _show(lambda: draw(patient, label, page)),
                                {"patient": patient, "label": label, "page": page})
-    box = w.VBox([w.HBox([patient, label, page]), out])
-    display(box)
-    return box
+    return w.VBox([w.HBox([patient, label, page]), out])
 
 
 def threshold_explorer(y: np.ndarray, prob: np.ndarray, chosen: float, interactive: bool = True) -> object:
@@ -69,9 +66,7 @@ def threshold_explorer(y: np.ndarray, prob: np.ndarray, chosen: float, interacti
     slider = w.FloatSlider(value=round(chosen, 2), min=0.01, max=0.99, step=0.01, description="threshold",
                            continuous_update=False)
     out = w.interactive_output(lambda threshold: _show(lambda: draw(threshold)), {"threshold": slider})
-    box = w.VBox([slider, out])
-    display(box)
-    return box
+    return w.VBox([slider, out])
 
 
 def prediction_viewer(model: object, images: np.ndarray, test: pd.DataFrame, rows: np.ndarray, threshold: float,
@@ -99,6 +94,4 @@ def prediction_viewer(model: object, images: np.ndarray, test: pd.DataFrame, row
 
     pick = w.IntSlider(min=0, max=len(rows) - 1, description="test image", continuous_update=False)
     out = w.interactive_output(lambda k: _show(lambda: draw(k)), {"k": pick})
-    box = w.VBox([pick, out])
-    display(box)
-    return box
+    return w.VBox([pick, out])

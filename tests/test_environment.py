@@ -48,4 +48,4 @@ def test_binder_postbuild_installs_the_package_and_the_sample() -> None:
 def test_gpu_extra_and_cpu_default() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert extras["cpu"][0].startswith("tensorflow-cpu") and extras["gpu"][0].startswith("tensorflow[and-cuda]")
-    assert ".[cpu,test]" in (ROOT / "Makefile").read_text()
+    assert ".[cpu,test,browser]" in (ROOT / "Makefile").read_text()

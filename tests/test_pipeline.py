@@ -31,3 +31,11 @@ def test_preprocessing_resizes_rescales_and_augments_only_in_training() -> None:
     assert inference.shape == (2, 32, 32, 3) and 0 <= inference.min() and inference.max() <= 1
     assert np.allclose(inference, np.asarray(layer(x, training=False)))
     assert not np.allclose(np.asarray(layer(x, training=True)), inference)
+
+
+def test_per_sample_weights_travel_with_their_images() -> None:
+    images = np.arange(6, dtype=np.uint8).reshape(6, 1, 1, 1).repeat(3, axis=3)
+    targets = np.array([0, 1, 0, 1, 0, 1], dtype=np.float32)
+    weights = np.array([1, 3, 1, 3, 1, 3], dtype=np.float32)
+    for x, y, w in make_dataset(images, targets, batch_size=4, shuffle=True, weights=weights).as_numpy_iterator():
+        assert np.array_equal(w, weights[x[:, 0, 0, 0]]) and np.array_equal(y, targets[x[:, 0, 0, 0]])
