@@ -24,9 +24,11 @@ $(SAMPLE): | $(STAMP)
 run: setup
 	$(BIN)/python -m bc_helpers run --out $(RUN_DIR) $(ARGS)
 
+# Unit tests, then every notebook with nbval in this environment's kernel; notebook runs go to a fresh
+# temporary folder (BC_RUNS_BASE) so earlier results are never reused.
 test: setup
 	$(BIN)/ruff check bc_helpers tests notebooks
-	$(BIN)/python -m pytest $(ARGS)
+	BC_RUNS_BASE=$$(mktemp -d) MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check bc_helpers tests notebooks
