@@ -10,6 +10,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +86,8 @@ def forward_flops(model: object) -> float:
     return float(total)
 
 
-def train_rate(name: str, image_size: int, steps: int, batch_size: int = 64) -> dict:
-    """Training images/s of one model on random uint8 images, timed after a warm-up step."""
+def train_rate(name: str, image_size: int, steps: int, batch_size: int = 64) -> tuple[dict, object]:
+    """Training images/s of one model on random uint8 images, timed after a warm-up step; and the model."""
     from .models import build_model, compile_model, targets_for
     from .runtime import keras
 
@@ -100,8 +102,7 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int = 64) -> 
     model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
     rate = len(x) / (time.perf_counter() - start)
     flops = forward_flops(model) * 3  # backward pass ~ 2x forward
-    return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": IDC_IMAGES / rate,
-            "model": model}
+    return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": IDC_IMAGES / rate}, model
 
 
 def inference(model: object, image_size: int, calls: int) -> dict:
@@ -125,6 +126,20 @@ def inference(model: object, image_size: int, calls: int) -> dict:
             "batch_images_per_s": 3 * 256 / (time.perf_counter() - start)}
 
 
+@contextmanager
+def _cache_in(folder: str) -> Iterator[None]:
+    """A first build into an empty cache folder, whatever the user's cache holds."""
+    old = os.environ.get("BC_CACHE_DIR")
+    os.environ["BC_CACHE_DIR"] = folder
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["BC_CACHE_DIR"]
+        else:
+            os.environ["BC_CACHE_DIR"] = old
+
+
 def input_rates(dataset: str, data_dir: str | None) -> dict:
     """The cache's first build (PNG decoding per core), its tf.data rate, and Keras's directory loader."""
     from .cache import load_images
@@ -133,15 +148,10 @@ def input_rates(dataset: str, data_dir: str | None) -> dict:
     from .runtime import keras
 
     index = index_dataset(dataset, data_dir)
-    with tempfile.TemporaryDirectory() as tmp:
-        old = os.environ.get("BC_CACHE_DIR")
-        os.environ["BC_CACHE_DIR"] = tmp
-        try:
-            start = time.perf_counter()
-            images = load_images(index, 50, progress=False)
-            build_rate = len(images) / (time.perf_counter() - start)
-        finally:
-            os.environ.pop("BC_CACHE_DIR") if old is None else os.environ.update(BC_CACHE_DIR=old)
+    with tempfile.TemporaryDirectory() as tmp, _cache_in(tmp):
+        start = time.perf_counter()
+        images = load_images(index, 50, progress=False)
+        build_rate = len(images) / (time.perf_counter() - start)
         labels = index.table["label"].to_numpy().astype("float32")
         ds = make_dataset(images, labels, 256, shuffle=True)
         for _ in ds.take(1):
@@ -178,8 +188,7 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
         result["training"][name] = {}
         for size in sizes:
             big = size > 64
-            measured = train_rate(name, size, 1 if big and quick else (3 if big else steps))
-            model = measured.pop("model")
+            measured, model = train_rate(name, size, 1 if big and quick else (3 if big else steps))
             measured["peak_fraction"] = measured["images_per_s"] * measured["flops_per_image"] / (
                 result["matmul_gflops"] * 1e9)
             result["training"][name][str(size)] = measured
