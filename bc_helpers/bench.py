@@ -20,21 +20,22 @@ from . import paths
 from .paper import COST, IDC_IMAGES
 
 PAPER_SIZE = 224
+# Peak memory is read from VmHWM (this address space only): ru_maxrss would carry the parent's peak
+# across fork and exec.
+PEAK = "print(int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM')).split()[1]) / 1024)"
 TRAIN_MEMORY_CHILD = """
-import resource, sys
+import sys
 from bc_helpers.runs import TrainConfig
 from bc_helpers.training import train
 train(TrainConfig(model="cnn_lstm", epochs=1, balance="class_weight"), sys.argv[1], verbose=0)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
+""" + PEAK
 CACHE_MEMORY_CHILD = """
-import os, resource, sys
+import sys
 from bc_helpers.cache import load_images
 from bc_helpers.datasets import index_dataset
 index = index_dataset(sys.argv[1], sys.argv[2] or None, use_cache=False)
 load_images(index, 50, progress=False)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-"""
+""" + PEAK
 
 
 def machine() -> dict:
@@ -169,8 +170,9 @@ def input_rates(dataset: str, data_dir: str | None) -> dict:
             "ratio_vs_keras_loader": cache_rate / keras_rate}
 
 
-def _child_peak_mb(code: str, *args: str) -> float:
-    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+def _child_peak_mb(code: str, *args: str, cache_dir: str | None = None) -> float:
+    env = {**os.environ, **({"BC_CACHE_DIR": cache_dir} if cache_dir else {})}
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -201,7 +203,7 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
         result["memory_mb"] = {
             "train_peak": _child_peak_mb(TRAIN_MEMORY_CHILD, str(Path(tmp) / "run")),
             "cache_build_peak": _child_peak_mb(CACHE_MEMORY_CHILD, *(("idc", str(real)) if real.is_dir()
-                                                                   else ("sample", ""))),
+                                                                   else ("sample", "")), cache_dir=tmp),
         }
     result["paper"] = {"cnn_lstm_epoch_s": COST["train_seconds_per_epoch"]["cnn_lstm"],
                        "inference_ms_per_image": COST["inference_ms_per_image"]}
