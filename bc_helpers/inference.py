@@ -14,7 +14,7 @@ from .datasets import IDC_PATCH, index_dataset
 from .decisions import review_flags
 from .errors import WorkbookError
 from .images import IMAGE_SUFFIXES, ImageProblem, fit_patch, inspect_image, load_rgb, resize
-from .metrics import binary_metrics, bootstrap_ci, patient_metrics
+from .metrics import test_report
 from .runtime import keras
 from .training import predict_probabilities
 
@@ -59,11 +59,8 @@ def evaluate(model_path: str | Path, dataset: str, data_dir: str | Path | None, 
     g = index.table["patient"].astype(str).to_numpy()
     p = predict_probabilities(model, images)
     t = settings["threshold"]
-    return binary_metrics(y, p, t) | {
-        "n_patients": int(len(np.unique(g))),
+    return test_report(y, p, g, t, seed) | {
         "model": str(model_path), "dataset": dataset, "data_dir": str(index.root),
-        "ci": bootstrap_ci(y, p, g, t, seed=seed),
-        "patient_level": patient_metrics(y, p, g, t),
         "skipped": len(index.skipped),
     }
 

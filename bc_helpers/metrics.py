@@ -84,3 +84,12 @@ def bootstrap_ci(
     alpha = (1 - level) / 2
     return {name: [float(np.quantile(v, alpha)), float(np.quantile(v, 1 - alpha))] if v else [float("nan")] * 2
             for name, v in draws.items()}
+
+
+def test_report(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float, seed: int = 0) -> dict:
+    """Everything reported for a test set: image-level metrics, patients, bootstrap intervals, patient level."""
+    return binary_metrics(y_true, prob, threshold) | {
+        "n_patients": int(len(np.unique(patients))),
+        "ci": bootstrap_ci(y_true, prob, patients, threshold, seed=seed),
+        "patient_level": patient_metrics(y_true, prob, patients, threshold),
+    }

@@ -76,13 +76,7 @@ def show_run(run_dir: str | Path, metrics: dict) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     plots.confusion(metrics["confusion"], f"test images, threshold {metrics['threshold']:.2f}", ax=axes[0])
     test = test_predictions(run_dir)
-    from sklearn.metrics import roc_curve
-
-    fpr, tpr, _ = roc_curve(test["label"], test["probability"])
-    axes[1].plot(fpr, tpr, label=f"ROC-AUC {metrics['roc_auc']:.3f}")
-    axes[1].plot([0, 1], [0, 1], ":", color="grey")
-    axes[1].set(xlabel="1 - specificity", ylabel="sensitivity", title="ROC curve (test)")
-    axes[1].legend()
+    plots.roc_curves({metrics["model"]: (test["label"], test["probability"])}, "ROC curve (test)", ax=axes[1])
     fig.tight_layout()
     plt.show()
 

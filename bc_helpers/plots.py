@@ -91,11 +91,13 @@ def confusion(confusion_counts: dict, title: str = "", ax: plt.Axes | None = Non
     return fig or ax.figure
 
 
-def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "ROC curves") -> Figure:
+def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "ROC curves",
+               ax: plt.Axes | None = None) -> Figure:
     """One ROC curve per name: {name: (labels, probabilities)} (the paper's Figs 9-10)."""
     from sklearn.metrics import roc_auc_score
 
-    fig, ax = plt.subplots(figsize=(4.5, 4))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 4))
     for name, (y, p) in curves.items():
         if len(np.unique(y)) < 2:
             continue
@@ -104,8 +106,8 @@ def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "R
     ax.plot([0, 1], [0, 1], ":", color="grey")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=title)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    ax.figure.tight_layout()
+    return ax.figure
 
 
 def metric_bars(table: pd.DataFrame, metrics: list[str], title: str, errors: dict[str, str] | None = None) -> Figure:

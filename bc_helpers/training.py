@@ -18,7 +18,7 @@ from .datasets import DatasetIndex, index_dataset
 from .decisions import choose_threshold, coverage_table, review_flags
 from .errors import WorkbookError
 from .files import write_csv_atomic, write_json_atomic
-from .metrics import binary_metrics, bootstrap_ci, patient_metrics
+from .metrics import binary_metrics, test_report
 from .models import build_model, compile_model, positive_probability, targets_for
 from .pipeline import make_dataset
 from .runs import TrainConfig, is_finished, prepare_run_dir
@@ -154,13 +154,10 @@ def _evaluate_run(model: keras.Model, run_dir: Path, config: TrainConfig, index:
     y, p, g = labels[test_rows], test_prob, patients[test_rows]
     history = pd.read_csv(run_dir / "history.csv")
     epochs_run = int(len(history))
-    metrics = binary_metrics(y, p, threshold) | {
-        "n_patients": int(len(np.unique(g))),
+    metrics = test_report(y, p, g, threshold, config.seed) | {
         "model": config.model, "dataset": config.dataset, "protocol": config.protocol, "run_dir": str(run_dir),
         "balance": config.balance, "image_size": config.image_size, "threshold_method": config.threshold,
         "synthetic": config.dataset.startswith("sample"),
-        "ci": bootstrap_ci(y, p, g, threshold, seed=config.seed),
-        "patient_level": patient_metrics(y, p, g, threshold),
         "val": binary_metrics(labels[val_rows], val_prob, threshold),
         "review": coverage_table(y, p, threshold, (config.review_width,)).iloc[0].to_dict(),
         "leak": patient_overlap(table, parts),
