@@ -50,20 +50,23 @@ def machine() -> dict:
     return {"cpu": model, "cores": os.cpu_count(), **versions()}
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """This machine's float32 matrix-multiply rate through TensorFlow (the best of `repeats`)."""
+def matmul_gflops(n: int = 2048, seconds: float = 1.0, windows: int = 3) -> float:
+    """This machine's sustained float32 matrix-multiply rate through TensorFlow: back-to-back n x n products
+    for `seconds`, the best of `windows` (single timed calls understate it: thread wake-up dominates)."""
     from .runtime import tf
 
     a = tf.random.normal((n, n))
     b = tf.random.normal((n, n))
     step = tf.function(lambda x, y: tf.linalg.matmul(x, y))
     step(a, b).numpy()
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        step(a, b).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
+    best = 0.0
+    for _ in range(windows):
+        start, calls = time.perf_counter(), 0
+        while time.perf_counter() - start < seconds:
+            step(a, b).numpy()
+            calls += 1
+        best = max(best, 2 * n**3 * calls / (time.perf_counter() - start) / 1e9)
+    return best
 
 
 def forward_flops(model: object) -> float:
@@ -87,23 +90,105 @@ def forward_flops(model: object) -> float:
     return float(total)
 
 
-def train_rate(name: str, image_size: int, steps: int, batch_size: int = 64) -> tuple[dict, object]:
-    """Training images/s of one model on random uint8 images, timed after a warm-up step; and the model."""
-    from .models import build_model, compile_model, targets_for
+def settings() -> dict:
+    """How training runs here: the workbook's defaults on a CPU; on a GPU, mixed precision, XLA and a larger batch."""
+    from .runs import TrainConfig
+    from .runtime import gpus
+
+    if gpus():
+        return {"batch_size": 256, "mixed_precision": "mixed_float16", "jit_compile": True}
+    return {"batch_size": TrainConfig().batch_size, "mixed_precision": None, "jit_compile": False}
+
+
+def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment: bool = True,
+               jit_compile: bool = False, steps_per_execution: int = 1, keras_batch_norm: bool = False,
+               policy: str | None = None) -> tuple[dict, object]:
+    """Training images/s of one model through the workbook's own pipeline (uint8 cache, per-sample weights),
+    on random images, timed after a warm-up; and the model. `policy`: a Keras mixed-precision policy."""
+    from .models import build_model, targets_for
+    from .pipeline import make_dataset
     from .runtime import keras
 
     keras.backend.clear_session()
-    model = compile_model(build_model(name, image_size=image_size))
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(policy or previous)
+    try:
+        model = build_model(name, image_size=image_size, augment=augment)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    if keras_batch_norm:
+        model = _with_keras_batch_norm(model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"],
+                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     rng = np.random.default_rng(0)
-    size = max(image_size, 50)
-    x = rng.integers(0, 256, (batch_size * steps, size, size, 3), dtype=np.uint8)
-    y = targets_for(model, rng.integers(0, 2, batch_size * steps))
-    model.fit(x[:batch_size], y[:batch_size], batch_size=batch_size, epochs=1, verbose=0)
+    count = batch_size * steps
+    x = rng.integers(0, 256, (count, image_size, image_size, 3), dtype=np.uint8)
+    y = targets_for(model, rng.integers(0, 2, count))
+    ds = make_dataset(x, y, batch_size, shuffle=True, weights=np.ones(count, np.float32))
+    model.fit(ds.take(2 * steps_per_execution), epochs=1, verbose=0, shuffle=False)
     start = time.perf_counter()
-    model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=False)
-    rate = len(x) / (time.perf_counter() - start)
+    model.fit(ds, epochs=1, verbose=0, shuffle=False)
+    rate = count / (time.perf_counter() - start)
     flops = forward_flops(model) * 3  # backward pass ~ 2x forward
     return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": IDC_IMAGES / rate}, model
+
+
+def _with_keras_batch_norm(model: object) -> object:
+    """The same model with Keras's own (unfused) BatchNormalization, to measure what the fused one saves."""
+    from .models import FusedBatchNormalization
+    from .runtime import keras
+
+    def clone(layer: object) -> object:
+        kind = keras.layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else type(layer)
+        return kind.from_config(layer.get_config())
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+# Each change tried on the CNN-LSTM at 50 px, and whether it would change what training computes.
+TUNING = {
+    "keras_batch_norm": ({"keras_batch_norm": True}, False),
+    "steps_per_execution_8": ({"steps_per_execution": 8}, False),
+    "no_augmentation": ({"augment": False}, True),
+    "batch_64": ({"batch_size": 64}, True),
+    "batch_128": ({"batch_size": 128}, True),
+    "jit_compile": ({"jit_compile": True}, False),
+    "mixed_bfloat16": ({"policy": "mixed_bfloat16"}, True),
+}
+
+
+def tuning(steps: int, baseline: float, batch_size: int) -> dict:
+    """The CNN-LSTM's training rate under each change in TUNING, beside the default's."""
+    result = {}
+    for label, (change, changes_results) in TUNING.items():
+        kwargs = {"batch_size": batch_size, **change}
+        runs = max(1, steps // 10) if change.get("jit_compile") else steps * batch_size // kwargs["batch_size"]
+        rate = train_rate("cnn_lstm", 50, runs, **kwargs)[0]["images_per_s"]
+        result[label] = {"images_per_s": rate, "ratio_vs_default": rate / baseline, "changes_results": changes_results}
+    return result
+
+
+def epoch_overhead(epochs: int = 6, images: int = 1600) -> dict:
+    """Seconds per short epoch (with validation) with the workbook's fixed prefetch and with tf.data's
+    AUTOTUNE: with that, each new iterator waits for the autotune thread's next wake-up before it ends."""
+    from .models import build_model, compile_model, targets_for
+    from .pipeline import PREFETCH_BATCHES, make_dataset
+    from .runtime import keras, tf
+
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 256, (images, 50, 50, 3), dtype=np.uint8)
+    result = {}
+    for label, prefetch in (("fixed_prefetch", PREFETCH_BATCHES), ("autotune", tf.data.AUTOTUNE)):
+        keras.backend.clear_session()
+        model = compile_model(build_model("cnn_lstm"))
+        y = targets_for(model, rng.integers(0, 2, images))
+        ds = make_dataset(x, y, 32, shuffle=True, prefetch=prefetch)
+        val = make_dataset(x, y[: images // 4], 32, rows=np.arange(images // 4), prefetch=prefetch)
+        model.fit(ds.take(2), epochs=1, verbose=0, shuffle=False)
+        start = time.perf_counter()
+        model.fit(ds, validation_data=val, epochs=epochs, verbose=0, shuffle=False)
+        result[f"{label}_epoch_s"] = (time.perf_counter() - start) / epochs
+    return result
 
 
 def inference(model: object, image_size: int, calls: int) -> dict:
@@ -177,20 +262,23 @@ def _child_peak_mb(code: str, *args: str, cache_dir: str | None = None) -> float
 
 
 def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None = None) -> dict:
-    """Every figure, as the JSON that `bench` writes."""
+    """Every figure, as the JSON that `bench` writes. Quick: a few steps, 64 px in place of 224, no tuning."""
     from .models import MODEL_NAMES
 
-    steps = 2 if quick else 20
+    steps = 2 if quick else 100
     sizes = (50, 64) if quick else (50, PAPER_SIZE)
-    result: dict = {"machine": machine(), "quick": quick,
-                    "matmul_gflops": matmul_gflops(1024 if quick else 2048, 3 if quick else 10)}
+    run = settings()
+    result: dict = {"machine": machine(), "quick": quick, "settings": run,
+                    "matmul_gflops": matmul_gflops(seconds=0.5 if quick else 2.0, windows=1 if quick else 3)}
     result["input"] = input_rates(dataset, data_dir)
     result["training"], result["inference"] = {}, {}
     for name in MODEL_NAMES:
         result["training"][name] = {}
         for size in sizes:
             big = size > 64
-            measured, model = train_rate(name, size, 1 if big and quick else (3 if big else steps))
+            measured, model = train_rate(name, size, 1 if big and quick else (3 if big else steps),
+                                         run["batch_size"], jit_compile=run["jit_compile"],
+                                         policy=run["mixed_precision"])
             measured["peak_fraction"] = measured["images_per_s"] * measured["flops_per_image"] / (
                 result["matmul_gflops"] * 1e9)
             result["training"][name][str(size)] = measured
@@ -198,6 +286,8 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
                 result["inference"][name] = inference(model, 50, 20 if quick else 200)
     hybrid = result["training"]["cnn_lstm"]["50"]["images_per_s"]
     result["input"]["ratio_vs_training"] = result["input"]["cache_images_per_s"] / hybrid
+    if not quick:
+        result["tuning"] = tuning(steps, hybrid, run["batch_size"]) | {"epoch_overhead": epoch_overhead()}
     with tempfile.TemporaryDirectory() as tmp:
         real = paths.shared_data_dir() / "idc_sample"
         result["memory_mb"] = {
@@ -213,7 +303,8 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
 def table(result: dict) -> str:
     """The printed summary."""
     lines = [f"machine: {result['machine']['cpu']}, {result['machine']['cores']} cores, "
-             f"TensorFlow {result['machine']['tensorflow']}; matmul peak {result['matmul_gflops']:.0f} GFLOP/s"]
+             f"TensorFlow {result['machine']['tensorflow']}; matmul peak {result['matmul_gflops']:.0f} GFLOP/s; "
+             f"training settings {result['settings']}"]
     i = result["input"]
     lines.append(f"input: cache {i['cache_images_per_s']:,.0f} img/s = {i['ratio_vs_keras_loader']:.1f}x Keras's "
                  f"loader ({i['keras_loader_images_per_s']:,.0f} img/s), {i['ratio_vs_training']:.0f}x CNN-LSTM "
@@ -226,6 +317,14 @@ def table(result: dict) -> str:
             lat = f"{inf['latency_ms_median']:8.2f}{inf['latency_ms_p95']:7.2f}" if inf else ""
             lines.append(f"{name:<10}{size:>6}{t['images_per_s']:>10,.0f}{t['flops_per_image'] / 1e9:>11.3f}"
                          f"{t['peak_fraction']:>9.0%}{t['full_idc_epoch_s'] / 60:>9.1f} m{lat}")
+    for label, t in result.get("tuning", {}).items():
+        if label == "epoch_overhead":
+            lines.append(f"tuning: short epochs {t['fixed_prefetch_epoch_s']:.2f} s with the fixed prefetch, "
+                         f"{t['autotune_epoch_s']:.2f} s with tf.data AUTOTUNE")
+        else:
+            changes = "changes results" if t["changes_results"] else "same results"
+            lines.append(f"tuning: cnn_lstm {label:<22}{t['images_per_s']:>8,.0f} img/s "
+                         f"{t['ratio_vs_default']:>5.2f}x the default ({changes})")
     m = result["memory_mb"]
     lines.append(f"memory: training peak {m['train_peak']:,.0f} MB, cache build peak {m['cache_build_peak']:,.0f} MB")
     lines.append(f"paper: {result['paper']['cnn_lstm_epoch_s'] / 3600:.0f} h per CNN-LSTM epoch (GPU), "

@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import WorkbookError
 from .pipeline import preprocessing
-from .runtime import keras
+from .runtime import keras, tf
 
 OUTPUTS = ("sigmoid", "softmax")
 MIN_SIZE = {"vgg16": 32, "resnet50": 32}
@@ -25,6 +25,28 @@ class ImageNetPreprocess(keras.layers.Layer):
     def call(self, x):
         bgr = keras.ops.flip(x * 255.0, axis=-1)
         return bgr - keras.ops.convert_to_tensor(IMAGENET_MEAN_BGR, dtype=x.dtype)
+
+
+@keras.saving.register_keras_serializable(package="bc_helpers")
+class FusedBatchNormalization(keras.layers.BatchNormalization):
+    """Keras's BatchNormalization, trained through TensorFlow's fused kernel (oneDNN on a CPU).
+
+    Keras 3 normalises with separate moment and arithmetic ops; the fused op computes the same values
+    (within float32 round-off, tested) and trained the CNN-LSTM 18% faster on a 2-core CPU (see `bench`).
+    """
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable) or mask is not None or self.synchronized or len(inputs.shape) != 4 \
+                or self.axis != -1 or self.renorm or not (self.center and self.scale):
+            return super().call(inputs, training=training, mask=mask)
+        x = keras.ops.cast(inputs, "float32")
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            x, self.gamma, self.beta, epsilon=self.epsilon, is_training=True)[:3]
+        count = keras.ops.cast(keras.ops.size(x) // keras.ops.shape(x)[-1], "float32")
+        variance = variance * (count - 1.0) / count  # the op's is Bessel-corrected; Keras averages the biased one
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        return keras.ops.cast(y, self.compute_dtype)
 
 
 def _inputs(image_size: int, augment: bool) -> tuple[keras.KerasTensor, keras.KerasTensor]:
@@ -52,7 +74,7 @@ def _conv_blocks(
     for f in filters:
         x = keras.layers.Conv2D(f, kernel_size, padding="same", use_bias=False,
                                 kernel_regularizer=keras.regularizers.l2(l2))(x)
-        x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM)(x)
+        x = FusedBatchNormalization(momentum=BN_MOMENTUM)(x)
         x = keras.layers.Activation(activation)(x)
         x = pool(2)(x)
     return x

@@ -6,13 +6,14 @@ import pytest
 from bc_helpers.errors import WorkbookError
 from bc_helpers.models import (
     MODEL_NAMES,
+    FusedBatchNormalization,
     build_model,
     compile_model,
     positive_probability,
     set_backbone_trainable,
     targets_for,
 )
-from bc_helpers.runtime import keras
+from bc_helpers.runtime import keras, tf
 
 X = np.random.default_rng(0).integers(0, 256, (8, 50, 50, 3)).astype("uint8")
 Y = np.array([0, 1] * 4)
@@ -82,3 +83,34 @@ def test_transfer_mode_freezes_then_unfreezes_the_backbone() -> None:
     assert not backbone.trainable
     set_backbone_trainable(model, True, last_layers=4)
     assert backbone.trainable and sum(layer.trainable for layer in backbone.layers) == 4
+
+
+def _bn_step(layer: keras.layers.Layer, x: tf.Tensor) -> list[np.ndarray]:
+    """One training-mode pass: output, gradients (input, gamma, beta) and the updated moving statistics."""
+    layer.build(x.shape)
+    layer.gamma.assign(np.linspace(0.5, 2, x.shape[-1]))
+    layer.beta.assign(np.linspace(-1, 1, x.shape[-1]))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = layer(x, training=True)
+        loss = tf.reduce_sum(y * tf.sin(x))
+    grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+    return [np.asarray(t) for t in (y, *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False))]
+
+
+def test_fused_batch_norm_computes_what_keras_batch_norm_does() -> None:
+    x = tf.constant(np.random.default_rng(1).normal(2, 3, (8, 10, 10, 16)).astype("float32"))
+    fused = _bn_step(FusedBatchNormalization(momentum=0.9), x)
+    plain = _bn_step(keras.layers.BatchNormalization(momentum=0.9), x)
+    names = ("output", "d input", "d gamma", "d beta", "moving mean", "moving variance", "inference output")
+    for name, a, b in zip(names, fused, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+    assert not np.allclose(plain[5], 1.0)  # the moving variance did move
+
+
+def test_model_with_fused_batch_norm_saves_and_loads_safely(tmp_path) -> None:
+    model = build_model("cnn_lstm", image_size=24)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert any(isinstance(layer, FusedBatchNormalization) for layer in loaded.layers)
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6)
