@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from .balance import balance
 from .cache import load_images, storage_size
 from .datasets import DatasetIndex, index_dataset
 from .decisions import choose_threshold, coverage_table, review_flags
-from .errors import WorkbookError
+from .distributed import fit_multiworker
 from .files import write_csv_atomic, write_json_atomic
 from .metrics import binary_metrics, test_report
 from .models import build_model, compile_model, positive_probability, targets_for
@@ -27,18 +28,12 @@ from .splits import patient_overlap, split_frame, split_table
 
 
 def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:
-    """auto: TF_CONFIG set -> MultiWorkerMirroredStrategy (several machines); several GPUs ->
-    MirroredStrategy; else the default strategy. 'mirrored' mirrors over every logical device
-    (GPUs, else CPUs: see runtime.split_cpu)."""
+    """auto: TF_CONFIG set -> MultiWorkerMirroredStrategy (several machines, trained by
+    distributed.fit_multiworker); several GPUs -> MirroredStrategy; else the default strategy.
+    'mirrored' mirrors over every logical device (GPUs, else CPUs: see runtime.split_cpu)."""
     if name == "auto":
         name = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored" if len(gpus()) > 1 else "default"
     if name == "multiworker":
-        if not os.environ.get("BC_TRY_MULTIWORKER"):
-            raise WorkbookError(
-                "Keras 3 cannot fit under MultiWorkerMirroredStrategy yet (keras-team/keras#20585: fit fails "
-                "while reducing per-replica values). Train on one machine (several GPUs work, with "
-                "MirroredStrategy), or set BC_TRY_MULTIWORKER=1 to try with your Keras version."
-            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
         devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
@@ -93,6 +88,7 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
         model = build_model(config.model, image_size=config.image_size, output=config.output,
                             augment=config.augment, **config.hparams)
         compile_model(model, config.learning_rate)
+    _synchronize_batch_norm(model, distribution)
     # Class weights travel as per-sample weights in the pipeline: the same on every tf.distribute strategy.
     cw = balanced.class_weight
     weights = None if cw is None else np.where(balanced.labels == 1, cw[1], cw[0]).astype(np.float32)
@@ -102,12 +98,32 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     start = time.perf_counter()
     if (run_dir / "model.keras").exists():  # stopped after training, before evaluation: evaluate it
         model = keras.saving.load_model(run_dir / "model.keras")
+    elif isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy):
+        if config.tensorboard:
+            warnings.warn("--tensorboard is not written by the multi-worker loop; history.csv is", stacklevel=2)
+        fit_multiworker(model, distribution, train_ds, len(balanced.labels), val_ds, len(val_rows),
+                        config.batch_size, config.epochs, config.patience, run_dir / "history.csv")
+        model.save(run_dir / "model.keras")
+        model = keras.saving.load_model(run_dir / "model.keras")  # evaluate outside the strategy, on each worker
     else:
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
                   callbacks=_callbacks(run_dir, config), verbose=verbose)
         model.save(run_dir / "model.keras")
     train_seconds = time.perf_counter() - start
     return _evaluate_run(model, run_dir, config, index, images, parts, train_seconds, len(balanced.labels))
+
+
+def _synchronize_batch_norm(model: keras.Model, distribution: tf.distribute.Strategy) -> None:
+    """Over several replicas, batch normalisation uses the global batch's statistics, as one device would:
+    by default Keras keeps each replica's own moving statistics, and the workers' models drift apart."""
+    if distribution.num_replicas_in_sync == 1:
+        return
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+        stack.extend(getattr(layer, "layers", []))
 
 
 def _train_rows(parts: pd.Series, labels: np.ndarray, config: TrainConfig) -> np.ndarray:

@@ -1,0 +1,115 @@
+"""Training on several machines: a plain training loop under MultiWorkerMirroredStrategy, where Keras 3's
+`fit` cannot go yet (keras-team/keras#20585: it fails reducing its scalar logs across workers).
+
+The loop does what `fit` does for `training.train`: the weighted loss plus the L2 penalties, one optimizer step
+per global batch with gradients summed across workers, validation loss and accuracy after each epoch, early
+stopping with the best weights restored, and history.csv with fit's columns. Every worker runs it; they stay in
+step because each takes the same number of batches per epoch and every decision is made on all-reduced values.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .files import write_csv_atomic
+from .runtime import keras, tf
+
+
+def _loss(model: keras.Model) -> keras.losses.Loss:
+    """Per-example loss matching the output layer (1 sigmoid node or 2 softmax nodes)."""
+    if model.output_shape[-1] == 1:
+        return keras.losses.BinaryCrossentropy(reduction=None)
+    return keras.losses.SparseCategoricalCrossentropy(reduction=None)
+
+
+def _correct(targets: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:
+    """1.0 where the prediction (threshold 0.5, or the larger softmax node) matches the label."""
+    if probabilities.shape[-1] == 1:
+        predicted = tf.cast(probabilities[:, 0] >= 0.5, tf.float32)
+        return tf.cast(tf.equal(predicted, tf.reshape(tf.cast(targets, tf.float32), [-1])), tf.float32)
+    predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+    return tf.cast(tf.equal(predicted, tf.reshape(tf.cast(targets, tf.int32), [-1])), tf.float32)
+
+
+class _Steps:
+    """The distributed train and validation steps of one model; each returns all-reduced sums."""
+
+    def __init__(self, model: keras.Model, strategy: tf.distribute.Strategy) -> None:
+        self.model, self.strategy, self.loss = model, strategy, _loss(model)
+        with strategy.scope():
+            model.optimizer.build(model.trainable_variables)
+
+    def _sum(self, per_replica: object) -> object:
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    @tf.function
+    def train(self, iterator: object, global_batch: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        def step(images: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            with tf.GradientTape() as tape:
+                probabilities = self.model(images, training=True)
+                per_example = self.loss(targets, probabilities) * weights
+                loss = tf.nn.compute_average_loss(per_example, global_batch_size=global_batch)
+                if self.model.losses:
+                    loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
+            variables = self.model.trainable_variables
+            self.model.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+            correct = _correct(targets, probabilities)
+            return tf.reduce_sum(per_example), tf.reduce_sum(correct), tf.cast(tf.size(correct), tf.float32)
+
+        return self._sum(self.strategy.run(step, args=next(iterator)))
+
+    @tf.function
+    def validate(self, iterator: object) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        def step(images: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            probabilities = self.model(images, training=False)
+            correct = _correct(targets, probabilities)
+            return (tf.reduce_sum(self.loss(targets, probabilities)), tf.reduce_sum(correct),
+                    tf.cast(tf.size(correct), tf.float32))
+
+        return self._sum(self.strategy.run(step, args=next(iterator)))
+
+
+def _full_batches(ds: tf.data.Dataset, batch_size: int) -> tf.data.Dataset:
+    """Endless full global batches of (images, targets, weights), reshuffled on every pass: a short last batch
+    could leave a worker with an empty share, and batch normalisation over no images gives NaN statistics."""
+    if len(ds.element_spec) == 2:
+        ds = ds.map(lambda x, y: (x, y, tf.ones(tf.shape(x)[0], tf.float32)))
+    return ds.unbatch().repeat().batch(batch_size, drop_remainder=True)
+
+
+def fit_multiworker(model: keras.Model, strategy: tf.distribute.Strategy, train_ds: tf.data.Dataset,
+                    train_images: int, val_ds: tf.data.Dataset, val_images: int, batch_size: int, epochs: int,
+                    patience: int, history_path: Path) -> pd.DataFrame:
+    """Train `model` (built and compiled in `strategy.scope()`) with early stopping on val_loss; returns history.
+
+    `train_ds` and `val_ds` are the workbook's batched pipelines, `batch_size` their (global) batch size;
+    each worker reads its own share of every global batch. Validation may end on a short batch (a worker's
+    share can be empty there: its sums are zero). No checkpoints: an interrupted multi-worker run starts again.
+    """
+    steps = _Steps(model, strategy)
+    train_steps, val_steps = max(train_images // batch_size, 1), math.ceil(val_images / batch_size)
+    train_it = iter(strategy.experimental_distribute_dataset(_full_batches(train_ds, batch_size)))
+    val_dist = strategy.experimental_distribute_dataset(val_ds.repeat())
+    rows: list[dict] = []
+    best_loss, best_weights, waited = np.inf, None, 0
+    for epoch in range(epochs):
+        train_sums = np.sum([np.array(steps.train(train_it, batch_size)) for _ in range(train_steps)], axis=0)
+        val_it = iter(val_dist)
+        val_sums = np.sum([np.array(steps.validate(val_it)) for _ in range(val_steps)], axis=0)
+        row = {"epoch": epoch, "accuracy": train_sums[1] / train_sums[2], "loss": train_sums[0] / train_sums[2],
+               "val_accuracy": val_sums[1] / val_sums[2], "val_loss": val_sums[0] / val_sums[2]}
+        rows.append(row)
+        write_csv_atomic(history_path, pd.DataFrame(rows))
+        if row["val_loss"] < best_loss:
+            best_loss, best_weights, waited = row["val_loss"], model.get_weights(), 0
+        else:
+            waited += 1
+            if waited >= patience:
+                break
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    return pd.DataFrame(rows)
