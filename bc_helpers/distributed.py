@@ -3,7 +3,8 @@
 
 The loop does what `fit` does for `training.train`: the weighted loss plus the L2 penalties, one optimizer step
 per global batch with gradients summed across workers, validation loss and accuracy after each epoch, early
-stopping with the best weights restored, and history.csv with fit's columns. Every worker runs it; they stay in
+stopping with the best weights restored, and history.csv with fit's columns (its losses are the weighted data
+term alone: fit also adds the L2 penalty to them). Every worker runs it; they stay in
 step because each takes the same number of batches per epoch and every decision is made on all-reduced values.
 """
 
