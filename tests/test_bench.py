@@ -23,6 +23,7 @@ def test_bench_quick_writes_valid_json_with_every_field(tmp_path: Path, tiny_sam
     result = json.loads(out.read_text())
     assert result["matmul_gflops"] > 0
     assert {"cpu", "cores", "tensorflow"} <= result["machine"].keys()
+    assert result["settings"]["batch_size"] > 0 and "tuning" not in result  # tuning is for the full run
     assert {"cache_images_per_s", "keras_loader_images_per_s", "ratio_vs_keras_loader",
             "ratio_vs_training"} <= result["input"].keys()
     for name in MODEL_NAMES:
@@ -47,3 +48,16 @@ def test_flop_count_of_a_known_network() -> None:
     lstm = 2 * 8 * 4 * (32 + 5) * 5
     dense = 2 * 5 * 2
     assert forward_flops(model) == conv + lstm + dense
+
+
+@pytest.mark.slow
+def test_full_bench_tuning_rows_and_epoch_overhead_are_measured() -> None:
+    from bc_helpers.bench import TUNING, epoch_overhead, tuning
+
+    rows = tuning(steps=16, baseline=100.0, batch_size=8)
+    assert rows.keys() == TUNING.keys()
+    for label, row in rows.items():
+        assert row["images_per_s"] > 0 and row["ratio_vs_default"] == row["images_per_s"] / 100.0
+        assert row["changes_results"] == TUNING[label][1]
+    overhead = epoch_overhead(epochs=1, images=64)
+    assert overhead["fixed_prefetch_epoch_s"] > 0 and overhead["autotune_epoch_s"] > 0
