@@ -90,9 +90,14 @@ def _run_all(page, base: str, token: str, notebook: str, timeout_s: float) -> No
     page.goto(f"{base}/lab/tree/notebooks/{notebook}?reset&token={token}")
     page.wait_for_selector(f"{PANEL} .jp-Notebook .jp-Cell", timeout=90_000)
     page.wait_for_selector(f"{PANEL} {IDLE}", timeout=90_000)
+    dialogs: list[str] = []
     for _ in range(5):  # the first kernel of a fresh server may not be connected yet: try again until cells start
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        dialogs += _accept_dialogs(page)
+        try:
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click(timeout=10_000)
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click(timeout=10_000)
+        except playwright.Error:  # a dialog opened over the menu meanwhile: accept it and try again
+            continue
         started = time.time()
         while time.time() - started < 15:
             prompts = [p.strip() for p in page.locator(f"{PANEL} .jp-CodeCell .jp-InputArea-prompt").all_inner_texts()]
@@ -109,7 +114,16 @@ def _run_all(page, base: str, token: str, notebook: str, timeout_s: float) -> No
         if idle and prompts and all(p[1:-2].strip().isdigit() for p in prompts):
             return
         time.sleep(1)
-    pytest.fail(f"{notebook}: cells still running after {timeout_s:.0f} s: {prompts}")
+    pytest.fail(f"{notebook}: cells still running after {timeout_s:.0f} s: {prompts}; dialogs seen: {dialogs}")
+
+
+def _accept_dialogs(page) -> list[str]:
+    """A fresh server may open a dialog over the notebook (kernel selection, say): accept it, return its text."""
+    seen = []
+    for dialog in page.locator(".jp-Dialog").all():
+        seen.append(dialog.inner_text()[:300])
+        dialog.locator(".jp-mod-accept").first.click(timeout=5_000)
+    return seen
 
 
 def _errors(page) -> list[str]:
