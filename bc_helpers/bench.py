@@ -105,7 +105,7 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment:
                policy: str | None = None) -> tuple[dict, object]:
     """Training images/s of one model through the workbook's own pipeline (uint8 cache, per-sample weights),
     on random images, timed after a warm-up; and the model. `policy`: a Keras mixed-precision policy."""
-    from .models import build_model, targets_for
+    from .models import build_model, loss_for, targets_for
     from .pipeline import make_dataset
     from .runtime import keras
 
@@ -118,7 +118,7 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment:
         keras.mixed_precision.set_global_policy(previous)
     if keras_batch_norm:
         model = _with_keras_batch_norm(model)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"],
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(model), metrics=["accuracy"],
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
     rng = np.random.default_rng(0)
     count = batch_size * steps

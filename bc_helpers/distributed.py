@@ -17,30 +17,22 @@ import numpy as np
 import pandas as pd
 
 from .files import write_csv_atomic
+from .models import loss_for
 from .runtime import keras, tf
 
 
-def _loss(model: keras.Model) -> keras.losses.Loss:
-    """Per-example loss matching the output layer (1 sigmoid node or 2 softmax nodes)."""
-    if model.output_shape[-1] == 1:
-        return keras.losses.BinaryCrossentropy(reduction=None)
-    return keras.losses.SparseCategoricalCrossentropy(reduction=None)
-
-
 def _correct(targets: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:
-    """1.0 where the prediction (threshold 0.5, or the larger softmax node) matches the label."""
+    """1.0 per image whose prediction (threshold 0.5, or the larger softmax node) matches its label."""
     if probabilities.shape[-1] == 1:
-        predicted = tf.cast(probabilities[:, 0] >= 0.5, tf.float32)
-        return tf.cast(tf.equal(predicted, tf.reshape(tf.cast(targets, tf.float32), [-1])), tf.float32)
-    predicted = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
-    return tf.cast(tf.equal(predicted, tf.reshape(tf.cast(targets, tf.int32), [-1])), tf.float32)
+        return keras.metrics.binary_accuracy(targets, probabilities)
+    return keras.metrics.sparse_categorical_accuracy(targets, probabilities)
 
 
 class _Steps:
     """The distributed train and validation steps of one model; each returns all-reduced sums."""
 
     def __init__(self, model: keras.Model, strategy: tf.distribute.Strategy) -> None:
-        self.model, self.strategy, self.loss = model, strategy, _loss(model)
+        self.model, self.strategy, self.loss = model, strategy, loss_for(model, reduction=None)
         with strategy.scope():
             model.optimizer.build(model.trainable_variables)
 

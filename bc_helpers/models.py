@@ -181,13 +181,16 @@ def build_model(name: str, **kwargs: object) -> keras.Model:
 
 def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Model:
     """Adam, and the loss that matches the output layer (1 sigmoid node or 2 softmax nodes)."""
-    sigmoid = model.output_shape[-1] == 1
-    model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate),
-        loss="binary_crossentropy" if sigmoid else "sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss_for(model), metrics=["accuracy"])
     return model
+
+
+def loss_for(model: keras.Model, reduction: str | None = "sum_over_batch_size") -> keras.losses.Loss:
+    """The loss that matches the output layer: binary cross-entropy (1 sigmoid node) or sparse categorical
+    cross-entropy (2 softmax nodes); reduction=None gives one loss per image."""
+    if model.output_shape[-1] == 1:
+        return keras.losses.BinaryCrossentropy(reduction=reduction)
+    return keras.losses.SparseCategoricalCrossentropy(reduction=reduction)
 
 
 def targets_for(model: keras.Model, labels: np.ndarray) -> np.ndarray:
