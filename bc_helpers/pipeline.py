@@ -10,7 +10,8 @@ ROTATION_DEGREES = 15
 ZOOM = 0.2
 # A fixed prefetch, with tf.data's autotuning off: each new iterator (Keras makes one per epoch, and one per
 # validation pass) otherwise waits at its end for the autotune thread's next wake-up, whose period doubles
-# (10 ms, 20 ms, ... so a fit of 8.0 s returned at 10.24 s). Measured: 6 short epochs 20 s instead of 30 s.
+# (10 ms, 20 ms, ... so a fit of 8.0 s returned at 10.24 s). Measured: 6 short epochs took 17-21 s, up to 33 s
+# with AUTOTUNE.
 PREFETCH_BATCHES = 2
 
 
