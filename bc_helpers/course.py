@@ -42,8 +42,8 @@ if "google.colab" in sys.modules or colab:
 try:
     from bc_helpers.notebook import setup  # noqa: E402  (after the Colab install above)
 except ModuleNotFoundError as error:
-    message = f"this kernel lacks {{error.name}}: run `make setup` in the repository, then choose the .venv kernel"
-    raise ModuleNotFoundError(message) from None
+    raise ModuleNotFoundError(f"this kernel lacks {{error.name}}: run `make setup` in the repository, then choose "
+                              "the kernel 'bc-workbook (.venv)'") from None
 
 setup()  # prints versions and the device (CPU or GPU)
 '''
