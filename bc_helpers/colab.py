@@ -58,10 +58,11 @@ def plan(requirements: list[Requirement], present: dict[str, str]) -> tuple[list
     return missing, kept
 
 
-def _pip(args: list[str], present: dict[str, str]) -> None:
-    """pip install with every installed distribution pinned as a constraint: nothing present changes version."""
+def _pip(args: list[str], present: dict[str, str] | None = None) -> None:
+    """pip install; with `present`, every installed distribution is pinned as a constraint, so that nothing
+    already there changes version (pip fails rather than upgrade one)."""
     pins = []
-    for name, version in present.items():
+    for name, version in (present or {}).items():
         try:
             pins.append(str(Requirement(f"{name}=={version}")))
         except InvalidRequirement:
@@ -81,7 +82,7 @@ def install_on_colab(clone: str | Path) -> list[str]:
     present = installed()
     done = []
     if canonicalize_name(PACKAGE) not in present:
-        _pip(["--no-deps", "-e", str(clone)], present)
+        _pip(["--no-deps", "-e", str(clone)])  # no constraints: its build runs in pip's own isolated environment
         done.append(PACKAGE)
     missing, kept = plan(core_requirements(), present)
     if missing:
