@@ -37,10 +37,11 @@ def test_plan_installs_only_what_is_missing_and_names_what_it_keeps() -> None:
     assert kept == ["ipywidgets 7.7.1 (the workbook asks for >=8.1)"]
 
 
-def test_core_requirements_drop_the_extras() -> None:
-    names = {r.name for r in colab.core_requirements()}
-    declared = {Requirement(r).name for r in metadata.requires("bc_helpers") or [] if "extra ==" not in r}
-    assert names and names <= declared and not names & {"papermill", "jupyterlab", "tensorflow-cpu", "pytest"}
+def test_core_requirements_drop_the_extras_and_other_pythons(monkeypatch: pytest.MonkeyPatch) -> None:
+    requires = ["keras<4,>=3.3", "tomli>=2.0; python_version < \"3.0\"", "papermill>=2.5; extra == \"run\"",
+                "tensorflow-cpu<2.22,>=2.16; extra == \"cpu\""]
+    monkeypatch.setattr(colab.metadata, "requires", lambda name: requires if name == "bc_helpers" else None)
+    assert [str(r) for r in colab.core_requirements()] == ["keras<4,>=3.3"]
 
 
 def test_drive_storage_mounts_and_moves_data_and_runs(fake_colab, tmp_path: Path, monkeypatch) -> None:
