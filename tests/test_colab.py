@@ -126,6 +126,21 @@ def test_fetch_outside_colab_says_what_to_do_and_does_nothing(tmp_path: Path, mo
         colab.fetch_real_data("imagenet")
 
 
+def _setup_cell() -> str:
+    return "".join(json.loads((ROOT / "notebooks" / "00_index.ipynb").read_text())["cells"][course.SETUP]["source"])
+
+
+def test_setup_cell_in_a_kernel_without_the_package_names_make_setup(tmp_path: Path) -> None:
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "venv")], check=True)
+    (tmp_path / "cell.py").write_text(_setup_cell())
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([str(tmp_path / "venv" / "bin" / "python"), "cell.py"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True)
+    last = done.stderr.strip().splitlines()[-1]
+    assert done.returncode == 1 and last == ("ModuleNotFoundError: this kernel lacks bc_helpers: run `make setup` in "
+                                             "the repository, then choose the kernel 'bc-workbook (.venv)'")
+
+
 # The simulated Colab --------------------------------------------------------------------------------------------
 
 
@@ -186,8 +201,7 @@ def test_setup_cell_on_a_simulated_colab(tmp_path: Path) -> None:
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text('"""A stand-in for Colab\'s module: its presence is what the cell checks."""\n')
     (venv_site / "colab_site.pth").write_text(f"{tmp_path / 'fake'}\n{_colab_site(tmp_path / 'colab-site')}\n")
-    cell = "".join(json.loads((ROOT / "notebooks" / "00_index.ipynb").read_text())["cells"][course.SETUP]["source"])
-    (tmp_path / "cell.py").write_text(cell)
+    (tmp_path / "cell.py").write_text(_setup_cell())
     env = {**os.environ, "BC_REPO_URL": str(ROOT), "BC_HOME": str(tmp_path / "clone"), "PIP_NO_INDEX": "1",
            "PIP_FIND_LINKS": str(wheels), "MPLBACKEND": "Agg", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     env.pop("PYTHONPATH", None)
