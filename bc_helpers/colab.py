@@ -9,17 +9,33 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from importlib import metadata, util
 from pathlib import Path
+from typing import Protocol
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
+from .errors import WorkbookError
 
 PACKAGE = "bc_helpers"
 DRIVE = Path("/content/drive")
 DRIVE_FOLDER = "MyDrive/bc-workbook"
 STORAGES = ("local", "drive")
 FETCHABLE = ("idc", "breakhis", "all")
+
+
+class Secrets(Protocol):
+    """google.colab.userdata: Colab's secrets."""
+
+    def get(self, key: str) -> str: ...
+
+
+class Uploads(Protocol):
+    """google.colab.files: a file upload in the browser."""
+
+    def upload(self) -> dict[str, bytes]: ...
 
 
 def on_colab() -> bool:
@@ -110,11 +126,11 @@ def storage_environment(folder: Path, clone: Path) -> dict[str, str]:
             "BC_CACHE_DIR": str(clone / "data" / "cache")}
 
 
-def use_storage(storage: str, mount=None, root: Path = DRIVE) -> Path | None:
+def use_storage(storage: str, mount: Callable[[str], object] | None = None, root: Path = DRIVE) -> Path | None:
     """STORAGE="drive" on Colab: mount Google Drive (if it is not) and keep data/ and runs/ in MyDrive/bc-workbook,
     so a run interrupted by a runtime reset resumes there. "local": nothing. Returns the Drive folder, or None."""
     if storage not in STORAGES:
-        raise ValueError(f"STORAGE must be one of {', '.join(STORAGES)}, not {storage!r}")
+        raise WorkbookError(f"STORAGE must be one of {', '.join(STORAGES)}, not {storage!r}")
     if storage == "local":
         return None
     if not on_colab():
@@ -159,7 +175,7 @@ def write_kaggle_token(username: str, key: str, home: Path | None = None) -> Pat
     return path
 
 
-def kaggle_token(userdata, files) -> tuple[str, str]:
+def kaggle_token(userdata: Secrets, files: Uploads) -> tuple[str, str]:
     """(username, key) from Colab's secrets KAGGLE_USERNAME and KAGGLE_KEY (the key icon in Colab's left bar),
     else from an uploaded kaggle.json (kaggle.com > Settings > API > Create New Token)."""
     try:
@@ -168,19 +184,24 @@ def kaggle_token(userdata, files) -> tuple[str, str]:
         print("no Kaggle secrets (KAGGLE_USERNAME, KAGGLE_KEY): upload kaggle.json instead")
     uploaded = files.upload()
     if not uploaded:
-        raise ValueError("no file was uploaded: choose the kaggle.json that kaggle.com gave you")
-    token = json.loads(next(iter(uploaded.values())))
-    return token["username"], token["key"]
+        raise WorkbookError("no file was uploaded: choose the kaggle.json that kaggle.com gave you")
+    name, content = next(iter(uploaded.items()))
+    try:
+        token = json.loads(content)
+        return token["username"], token["key"]
+    except (ValueError, KeyError, TypeError):
+        raise WorkbookError(f"{name} is not a Kaggle token (a JSON object with username and key): download a new "
+                            "one at kaggle.com > Settings > API > Create New Token") from None
 
 
 def fetch_real_data(dataset: str, script: Path | None = None, home: Path | None = None,
-                    userdata=None, files=None) -> bool:
+                    userdata: Secrets | None = None, files: Uploads | None = None) -> bool:
     """On Colab: take the Kaggle token (secrets or upload), write it with mode 600, run data/fetch.sh DATASET.
     Elsewhere: say what to do instead and do nothing. "" does nothing. Returns True when fetch.sh ran."""
     if not dataset:
         return False
     if dataset not in FETCHABLE:
-        raise ValueError(f"FETCH must be one of {', '.join(FETCHABLE)} or \"\", not {dataset!r}")
+        raise WorkbookError(f"FETCH must be one of {', '.join(FETCHABLE)} or \"\", not {dataset!r}")
     from .paths import repo_root
 
     script = script or repo_root() / "data" / "fetch.sh"

@@ -68,7 +68,7 @@ def test_storage_outside_colab_changes_nothing(tmp_path: Path, monkeypatch, caps
     assert colab.use_storage("drive", mount=pytest.fail, root=tmp_path) is None
     assert "Colab only" in capsys.readouterr().out and "BC_DATA_DIR" not in os.environ
     assert colab.use_storage("local") is None and colab.resume_drive_storage(tmp_path) is None
-    with pytest.raises(ValueError, match="STORAGE"):
+    with pytest.raises(colab.WorkbookError, match="STORAGE"):
         colab.use_storage("cloud")
 
 
@@ -113,8 +113,10 @@ def test_kaggle_token_from_an_upload_when_there_are_no_secrets(fake_colab, tmp_p
                           files=uploads)
     assert uploads.calls == 1
     assert json.loads((tmp_path / ".kaggle" / "kaggle.json").read_text()) == {"username": "bo", "key": "k2"}
-    with pytest.raises(ValueError, match="uploaded"):
+    with pytest.raises(colab.WorkbookError, match="uploaded"):
         colab.kaggle_token(Secrets(None), Uploads({}))
+    with pytest.raises(colab.WorkbookError, match="notes.txt is not a Kaggle token"):
+        colab.kaggle_token(Secrets(None), Uploads({"notes.txt": b"hello"}))
 
 
 def test_fetch_outside_colab_says_what_to_do_and_does_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
@@ -122,7 +124,7 @@ def test_fetch_outside_colab_says_what_to_do_and_does_nothing(tmp_path: Path, mo
     assert not colab.fetch_real_data("idc", script=_fake_fetch(tmp_path), home=tmp_path)
     assert "fetch.sh idc" in capsys.readouterr().out and not (tmp_path / ".kaggle").exists()
     assert not colab.fetch_real_data("")
-    with pytest.raises(ValueError, match="FETCH"):
+    with pytest.raises(colab.WorkbookError, match="FETCH"):
         colab.fetch_real_data("imagenet")
 
 
