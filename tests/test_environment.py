@@ -3,16 +3,19 @@ Makefile's set-up, which must install everything `make run` and `make test` use.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from bc_helpers import paths
 
@@ -105,3 +108,42 @@ def test_core_dependencies_leave_the_notebook_stack_to_the_platform() -> None:
     extras = _project()["optional-dependencies"]
     assert Requirement(extras["cpu"][0]).name == "tensorflow-cpu"
     assert Requirement(extras["gpu"][0]).name == "tensorflow" and "and-cuda" in Requirement(extras["gpu"][0]).extras
+
+
+def _third_party_imports() -> dict[str, set[str]]:
+    """Each third-party top-level module that bc_helpers imports (at the top or inside a function) -> the files."""
+    found: dict[str, set[str]] = {}
+    for path in sorted((ROOT / "bc_helpers").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+            for name in names:
+                top = name.split(".")[0]
+                if top not in sys.stdlib_module_names and top != "bc_helpers":
+                    found.setdefault(top, set()).add(path.stem)
+    return found
+
+
+def test_what_the_package_imports_is_core_or_the_extra_of_its_command() -> None:
+    """A platform with only the core dependencies (Colab, after the setup cell) and its own TensorFlow imports every
+    module the notebooks use; papermill and nbformat are imported only by the commands of the `run` extra."""
+    project = _project()
+    extras = project["optional-dependencies"]
+    core = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
+    tensorflow = {canonicalize_name(Requirement(r).name) for r in extras["cpu"] + extras["gpu"]}
+    run = {canonicalize_name(Requirement(r).name) for r in extras["run"]}
+    commands = {"runner", "course"}  # `python -m bc_helpers run` and `... notebooks --sync`
+    other_pythons = {canonicalize_name(r.name) for r in map(Requirement, project["dependencies"])
+                     if r.marker is not None and not r.marker.evaluate()}  # tomli: Python 3.10's tomllib
+    owners = metadata.packages_distributions()
+    for module, files in _third_party_imports().items():
+        if module == "google":  # google.colab: Colab's own module, imported only there
+            assert files == {"colab"}
+            continue
+        if canonicalize_name(module) in other_pythons:
+            continue
+        dists = {canonicalize_name(d) for d in owners.get(module, [])}
+        assert dists, f"{module} (imported by {sorted(files)}) is not installed"
+        if dists & (core | tensorflow):
+            continue
+        assert dists & run and files <= commands, f"{module} ({sorted(files)}) must be a core dependency"
