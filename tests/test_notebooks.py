@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 from pathlib import Path
 
@@ -142,3 +143,13 @@ def test_the_address_comes_from_pyproject_and_must_be_on_github(tmp_path: Path) 
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
     with pytest.raises(course.WorkbookError, match="Repository"):
         course.repository_url(tmp_path)
+
+
+def test_quiet_stderr_hides_what_native_code_writes_and_restores_it(capfd: pytest.CaptureFixture[str]) -> None:
+    """What setup() wraps TensorFlow's first import in: C++ writes to file descriptor 2 vanish, then come back."""
+    from bc_helpers.notebook import quiet_stderr
+
+    with quiet_stderr():
+        os.write(2, b"oneDNN custom operations are on\n")
+    os.write(2, b"visible again\n")
+    assert capfd.readouterr().err == "visible again\n"
