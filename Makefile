@@ -11,11 +11,14 @@ ARGS   ?=
 
 setup: $(STAMP) $(SAMPLE)
 
-# Reinstalls only when pyproject.toml changes; quick when nothing changed.
+# Reinstalls only when pyproject.toml changes; quick when nothing changed. Extras: cpu (TensorFlow), run
+# (papermill, for `make run`), lab (JupyterLab), test (pytest, nbval, ruff), browser (the browser test).
+# The kernel "bc-workbook (.venv)" lets a Jupyter started elsewhere (VS Code, a system JupyterLab) use it.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[cpu,test,browser]"
+	$(BIN)/python -m pip install --quiet -e ".[cpu,run,lab,test,browser]"
+	$(BIN)/python -m ipykernel install --user --name bc-workbook --display-name "bc-workbook (.venv)" >/dev/null
 	touch $(STAMP)
 
 $(SAMPLE): | $(STAMP)

@@ -188,6 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="JSON file to write")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
+
+    from .course import notebooks_command
+
+    p = sub.add_parser("notebooks", help="regenerate the notebooks' badges and setup cell from pyproject's address")
+    p.add_argument("--sync", action="store_true", help="rewrite the notebooks that differ (default: only check)")
+    p.set_defaults(func=notebooks_command)
     return parser
 
 

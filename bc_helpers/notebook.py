@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -20,13 +23,37 @@ HEADLINE = ["accuracy", "sensitivity", "specificity", "precision", "f1", "balanc
 
 
 def setup() -> None:
-    """Print versions and the device, and set the figure style."""
-    from .runtime import versions
+    """Print versions and the device, and set the figure style. TensorFlow's start-up messages (absl, oneDNN),
+    written straight to the process's stderr, are kept out of the notebook; oneDNN stays on. On Colab, a Drive
+    folder made by 00 (STORAGE="drive") is used for data and runs when Drive is mounted."""
+    from .colab import resume_drive_storage
 
-    for name, version in versions().items():
+    with quiet_stderr():
+        from .runtime import versions
+
+        found = versions()
+    for name, version in found.items():
         print(f"{name:>17}: {version}")
+    folder = resume_drive_storage()
+    if folder is not None:
+        print(f"{'data and runs':>17}: {folder} (Google Drive)")
     sns.set_theme(style="whitegrid", context="notebook")
     plt.rcParams["figure.dpi"] = 90
+
+
+@contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null for the duration (C++ libraries write there, not to sys.stderr)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 def resolve(path: str | Path) -> Path:
