@@ -110,3 +110,23 @@ def test_fold_spread_orders_settings_by_mean_and_shows_every_fold() -> None:
     assert [t.get_text() for t in ax.get_xticklabels()] == ["lstm_units=128", "lstm_units=32"]
     dots = np.concatenate([c.get_offsets() for c in ax.collections if len(c.get_offsets())])
     assert sorted(dots[:, 1]) == pytest.approx(sorted(folds["roc_auc"]))
+
+
+def test_show_run_adds_precision_recall_reliability_and_histograms(tmp_path) -> None:
+    from bc_helpers.notebook import show_run
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 60)
+    prob = np.clip(0.3 * y + rng.uniform(0, 0.7, 60), 0, 1)
+    pd.DataFrame({"loss": [0.7, 0.6], "accuracy": [0.5, 0.6], "val_loss": [0.69, 0.65],
+                  "val_accuracy": [0.5, 0.55]}).to_csv(tmp_path / "history.csv", index=False)
+    pd.DataFrame({"path": [f"{i}.png" for i in range(60)], "patient": ["1"] * 30 + ["2"] * 30, "label": y,
+                  "part": ["val"] * 10 + ["test"] * 50, "probability": prob}).to_csv(tmp_path / "predictions.csv")
+    metrics = {"model": "cnn", "dataset": "sample", "protocol": "patient", "threshold": 0.5,
+               "confusion": {"tn": 1, "fp": 2, "fn": 3, "tp": 4}}
+    show_run(tmp_path, metrics)
+    last = plt.figure(plt.get_fignums()[-1])
+    assert [ax.get_title() for ax in last.axes] == [
+        "precision-recall (test)", "reliability (test, 10 bins)", "P(positive) by true class (test)"]
+    counts = [float(t.get_text()) for t in last.axes[1].texts]
+    assert sum(counts) == 50  # the test part only
