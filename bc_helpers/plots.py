@@ -300,7 +300,9 @@ def slide_map(table: pd.DataFrame, images: np.ndarray | None = None, probability
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         if panel == "tissue":
-            ax.imshow(slide_mosaic(images, table, patch), extent=extent)
+            mosaic = slide_mosaic(images, table, patch)
+            step = max(1, max(mosaic.shape[:2]) // 800)  # drawing a large mosaic at full size is slow
+            ax.imshow(mosaic[::step, ::step], extent=extent)
         elif panel == "label":
             colours = matplotlib.colors.ListedColormap([CLASS_COLOURS[0], CLASS_COLOURS[1]])
             ax.imshow(slide_grid(table, table["label"], patch), cmap=colours, vmin=0, vmax=1, extent=extent)
