@@ -124,3 +124,19 @@ def test_prediction_viewer_slider_follows_the_outcome() -> None:
     outcome.value = "FP"
     order.value = "least confident first"
     assert pick.max == 1 and drawn[-1] == 1
+
+
+@pytest.mark.slow
+def test_prediction_viewer_draws_grad_cam_for_each_outcome_present(capsys: pytest.CaptureFixture) -> None:
+    from bc_helpers.models import build_model
+
+    model = build_model("cnn", image_size=16, filters=(4, 8), dense=8)
+    images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)
+    test = pd.DataFrame({"label": [1, 0, 1, 0, 1, 0], "probability": [0.9, 0.6, 0.3, 0.1, 0.55, 0.95]})
+    rows = np.arange(6)
+    assert widgets.prediction_viewer(model, images, test, rows, 0.5, 0.1, interactive=False) is None
+    assert capsys.readouterr().out.count("Figure") == 4  # one TP, FP, TN and FN each
+    viewer = widgets.prediction_viewer(model, images, test, rows, 0.5, 0.1, interactive=True)
+    outcome = viewer.widget.children[0].children[0]
+    assert [label for label, _ in outcome.options] == ["all (6)", "TP (2)", "FP (2)", "TN (1)", "FN (1)"]
+    assert base64.b64decode(viewer._repr_mimebundle_()["image/png"]).startswith(b"\x89PNG")
