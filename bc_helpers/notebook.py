@@ -95,15 +95,23 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
 
 
 def show_run(run_dir: str | Path, metrics: dict) -> None:
-    """The three figures of a model notebook: training curves, confusion matrix, ROC curve."""
+    """The figures of a model notebook: training curves; confusion matrix and ROC curve; precision-recall
+    curve, reliability diagram and probability histograms by class (all on the test part)."""
     run_dir = Path(run_dir)
     title = f"{metrics['model']} on {metrics['dataset']} ({metrics['protocol']} split)"
     plots.training_curves(pd.read_csv(run_dir / "history.csv"), title)
     plt.show()
+    test = test_predictions(run_dir)
+    y, p, name = test["label"], test["probability"], metrics["model"]
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
     plots.confusion(metrics["confusion"], f"test images, threshold {metrics['threshold']:.2f}", ax=axes[0])
-    test = test_predictions(run_dir)
-    plots.roc_curves({metrics["model"]: (test["label"], test["probability"])}, "ROC curve (test)", ax=axes[1])
+    plots.roc_curves({name: (y, p)}, "ROC curve (test)", ax=axes[1])
+    fig.tight_layout()
+    plt.show()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    plots.precision_recall({name: (y, p)}, "precision-recall (test)", ax=axes[0])
+    plots.reliability_diagram(y, p, title="reliability (test, 10 bins)", ax=axes[1])
+    plots.probability_histograms(y, p, metrics["threshold"], "P(positive) by true class (test)", ax=axes[2])
     fig.tight_layout()
     plt.show()
 
