@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths
 from .paper import COST, IDC_IMAGES
 
 PAPER_SIZE = 224
@@ -33,7 +32,8 @@ CACHE_MEMORY_CHILD = """
 import sys
 from bc_helpers.cache import load_images
 from bc_helpers.datasets import index_dataset
-index = index_dataset(sys.argv[1], sys.argv[2] or None, use_cache=False)
+from bc_helpers.sources import resolve_data_dir
+index = index_dataset(sys.argv[1], resolve_data_dir(sys.argv[1], sys.argv[2]), use_cache=False)
 load_images(index, 50, progress=False)
 """ + PEAK
 
@@ -232,8 +232,9 @@ def input_rates(dataset: str, data_dir: str | None) -> dict:
     from .datasets import index_dataset
     from .pipeline import make_dataset
     from .runtime import keras
+    from .sources import resolve_data_dir
 
-    index = index_dataset(dataset, data_dir)
+    index = index_dataset(dataset, resolve_data_dir(dataset, data_dir))
     with tempfile.TemporaryDirectory() as tmp, _cache_in(tmp):
         start = time.perf_counter()
         images = load_images(index, 50, progress=False)
@@ -289,11 +290,9 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
     if not quick:
         result["tuning"] = tuning(steps, hybrid, run["batch_size"]) | {"epoch_overhead": epoch_overhead()}
     with tempfile.TemporaryDirectory() as tmp:
-        real = paths.shared_data_dir() / "idc_sample"
         result["memory_mb"] = {
             "train_peak": _child_peak_mb(TRAIN_MEMORY_CHILD, str(Path(tmp) / "run")),
-            "cache_build_peak": _child_peak_mb(CACHE_MEMORY_CHILD, *(("idc", str(real)) if real.is_dir()
-                                                                   else ("sample", "")), cache_dir=tmp),
+            "cache_build_peak": _child_peak_mb(CACHE_MEMORY_CHILD, dataset, str(data_dir or ""), cache_dir=tmp),
         }
     result["paper"] = {"cnn_lstm_epoch_s": COST["train_seconds_per_epoch"]["cnn_lstm"],
                        "inference_ms_per_image": COST["inference_ms_per_image"]}

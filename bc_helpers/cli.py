@@ -8,12 +8,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .datasets import DATASETS, index_dataset
+from .datasets import index_dataset
 from .errors import WorkbookError
+from .registry import DATASETS
+from .sources import resolve_data_dir
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    index = index_dataset(args.dataset, args.data_dir, strict=args.strict, magnification=args.magnification)
+    index = index_dataset(args.dataset, resolve_data_dir(args.dataset, args.data_dir), strict=args.strict,
+                          magnification=args.magnification)
     print(json.dumps(index.summary(), indent=2))
     return 0
 

@@ -9,6 +9,7 @@ import pandas as pd
 
 from . import paper
 from .models import MODEL_NAMES
+from .registry import facts
 from .runs import MODEL_NOTEBOOKS
 
 COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc"]
@@ -52,7 +53,7 @@ def paper_table(runs: pd.DataFrame, dataset: str, protocol: str = "patient") -> 
     ours = runs[(runs["dataset"] == dataset) & (runs["protocol"] == protocol)]
     ours = ours.set_index("model")[["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc"]]
     ours.columns = pd.MultiIndex.from_product([["ours"], ours.columns])
-    theirs = paper.RESULTS[paper.RESULTS["dataset"] == paper.PAPER_DATASET[dataset]].set_index("model")
+    theirs = paper.RESULTS[paper.RESULTS["dataset"] == facts(dataset).paper_dataset].set_index("model")
     theirs = theirs.drop(columns="dataset")
     theirs.columns = pd.MultiIndex.from_product([["paper"], theirs.columns])
     return ours.join(theirs, how="left")

@@ -16,6 +16,7 @@ from .errors import WorkbookError
 from .images import IMAGE_SUFFIXES, ImageProblem, fit_patch, inspect_image, load_rgb, resize
 from .metrics import test_report
 from .runtime import keras
+from .sources import resolve_data_dir
 from .training import predict_probabilities
 
 
@@ -52,7 +53,7 @@ def evaluate(model_path: str | Path, dataset: str, data_dir: str | Path | None, 
     model_path = Path(model_path)
     model = load_model(model_path)
     settings = run_settings(model_path, model)
-    index = index_dataset(dataset, data_dir)
+    index = index_dataset(dataset, resolve_data_dir(dataset, data_dir))
     image_size = int(model.get_layer("preprocessing").layers[0].height)
     images = load_images(index, storage_size(index, image_size))
     y = index.table["label"].to_numpy()

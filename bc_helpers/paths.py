@@ -28,8 +28,3 @@ def cache_dir() -> Path:
 
 def runs_dir() -> Path:
     return repo_root() / "runs"
-
-
-def shared_data_dir() -> Path:
-    """The small real subsets beside the project (present for developers and CI only)."""
-    return repo_root().parent / "shared" / "data"

@@ -17,6 +17,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from . import compare, paper, plots  # noqa: E402
 from .files import write_text_atomic  # noqa: E402
 from .notebook import test_predictions  # noqa: E402
+from .registry import is_synthetic  # noqa: E402
 
 
 def dataset_figures(runs: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]]:
@@ -82,7 +83,7 @@ def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -
         for i, (title, fig) in enumerate(drawn):
             figs.append((title, plots.save(fig, out / "figures" / f"{i:02d}.png")))
         plt.close("all")
-    synthetic = any(d.startswith("sample") for d in datasets)
+    synthetic = any(is_synthetic(d) for d in datasets)
     banner = ("SYNTHETIC data: the sample datasets are generated images; these results show the method, "
               "not medical findings." if synthetic else "")
     meta = pd.DataFrame({"value": {"datasets": ", ".join(datasets), **{k: str(v) for k, v in params.items()},

@@ -22,8 +22,10 @@ from .files import write_csv_atomic, write_json_atomic
 from .metrics import binary_metrics, test_report
 from .models import build_model, compile_model, positive_probability, targets_for
 from .pipeline import make_dataset
+from .registry import is_synthetic
 from .runs import TrainConfig, is_finished, prepare_run_dir
 from .runtime import gpus, keras, set_seed, tf, versions
+from .sources import resolve_data_dir
 from .splits import patient_overlap, split_frame, split_table
 
 
@@ -52,7 +54,7 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, rows: np.ndarr
 
 def load_data(config: TrainConfig) -> tuple[DatasetIndex, np.ndarray, pd.Series]:
     """Index, decoded images and the split for a config."""
-    index = index_dataset(config.dataset, config.data_dir)
+    index = index_dataset(config.dataset, resolve_data_dir(config.dataset, config.data_dir))
     images = load_images(index, storage_size(index, config.image_size))
     parts = split_table(index.table, config.protocol, config.seed)
     return index, images, parts
@@ -77,7 +79,7 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     write_json_atomic(run_dir / "config.json", {
         "train": asdict(config), "run_dir": str(run_dir), "index": index.summary() | {"skipped": len(index.skipped)},
         "storage_size": int(images.shape[1]), "layout": index.layout, "balance": balanced.report,
-        "versions": versions(), "synthetic": config.dataset.startswith("sample"),
+        "versions": versions(), "synthetic": is_synthetic(config.dataset),
     })
     train_images, train_rows_in = (balanced.images, None) if smote else (images, train_rows)
     if gpus():
@@ -173,7 +175,7 @@ def _evaluate_run(model: keras.Model, run_dir: Path, config: TrainConfig, index:
     metrics = test_report(y, p, g, threshold, config.seed) | {
         "model": config.model, "dataset": config.dataset, "protocol": config.protocol, "run_dir": str(run_dir),
         "balance": config.balance, "image_size": config.image_size, "threshold_method": config.threshold,
-        "synthetic": config.dataset.startswith("sample"),
+        "synthetic": is_synthetic(config.dataset),
         "val": binary_metrics(labels[val_rows], val_prob, threshold),
         "review": coverage_table(y, p, threshold, (config.review_width,)).iloc[0].to_dict(),
         "leak": patient_overlap(table, parts),
