@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .paper import COST, IDC_IMAGES
+from .paper import COST
+from .registry import full_epoch_seconds
+from .runs import MODEL_NAMES
 
 PAPER_SIZE = 224
 # Peak memory is read from VmHWM (this address space only): ru_maxrss would carry the parent's peak
@@ -130,7 +132,7 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment:
     model.fit(ds, epochs=1, verbose=0, shuffle=False)
     rate = count / (time.perf_counter() - start)
     flops = forward_flops(model) * 3  # backward pass ~ 2x forward
-    return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": IDC_IMAGES / rate}, model
+    return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": full_epoch_seconds(rate)}, model
 
 
 def _with_keras_batch_norm(model: object) -> object:
@@ -264,8 +266,6 @@ def _child_peak_mb(code: str, *args: str, cache_dir: str | None = None) -> float
 
 def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None = None) -> dict:
     """Every figure, as the JSON that `bench` writes. Quick: a few steps, 64 px in place of 224, no tuning."""
-    from .models import MODEL_NAMES
-
     steps = 2 if quick else 100
     sizes = (50, 64) if quick else (50, PAPER_SIZE)
     run = settings()
