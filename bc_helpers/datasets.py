@@ -46,6 +46,8 @@ COLUMNS = [
 
 @dataclass
 class Problem:
+    """A file or folder that was skipped, converted or is worth a warning, and why."""
+
     path: str
     reason: str
 

@@ -39,6 +39,7 @@ def resolve(path: str | Path) -> Path:
 
 
 def note_if_synthetic(dataset: str) -> None:
+    """Show the SYNTHETIC-data note when `dataset` is the generated sample."""
     if is_synthetic(dataset):
         display(Markdown(SYNTHETIC_NOTE))
 

@@ -49,6 +49,16 @@ class TrainConfig:
     hparams: dict = field(default_factory=dict)
 
 
+class _Artefact:
+    """A file or folder of every run, read as `run.<name>`: its path in that run's folder."""
+
+    def __init__(self, name: str, doc: str) -> None:
+        self.name, self.__doc__ = name, doc
+
+    def __get__(self, run: RunFolder | None, owner: type) -> Path:
+        return self if run is None else run.path / self.name
+
+
 @dataclass(frozen=True)
 class RunFolder:
     """One run's folder. It alone knows the artefacts' file names; every module reads and writes them through it.
@@ -63,40 +73,16 @@ class RunFolder:
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
 
-    @property
-    def model(self) -> Path:
-        """The trained model (Keras's .keras format)."""
-        return self.path / "model.keras"
-
-    @property
-    def config(self) -> Path:
-        """The settings that define the run, with what they produced (index summary, balance, versions)."""
-        return self.path / "config.json"
-
-    @property
-    def split(self) -> Path:
-        """Each image's part (train, val, test)."""
-        return self.path / "split.csv"
-
-    @property
-    def history(self) -> Path:
-        """One row per epoch: the losses and accuracies fit logs."""
-        return self.path / "history.csv"
-
-    @property
-    def predictions(self) -> Path:
-        """Validation and test images with their probability, predicted label and review flag."""
-        return self.path / "predictions.csv"
-
-    @property
-    def metrics(self) -> Path:
-        """The test metrics; written last, so its presence means the run finished."""
-        return self.path / "metrics.json"
-
-    @property
-    def backup(self) -> Path:
-        """The resumable checkpoints kept while training (removed when training ends)."""
-        return self.path / "backup"
+    model = _Artefact("model.keras", "The trained model (Keras's .keras format).")
+    config = _Artefact("config.json", "The settings that define the run, with what they produced (index summary, "
+                       "balance, versions).")
+    split = _Artefact("split.csv", "Each image's part (train, val, test).")
+    history = _Artefact("history.csv", "One row per epoch: the losses and accuracies fit logs.")
+    predictions = _Artefact("predictions.csv", "Validation and test images with their probability, predicted label "
+                            "and review flag.")
+    metrics = _Artefact("metrics.json", "The test metrics; written last, so its presence means the run finished.")
+    backup = _Artefact("backup", "The resumable checkpoints kept while training (removed when training ends).")
+    tensorboard = _Artefact("tensorboard", "TensorBoard logs (with --tensorboard).")
 
     def checkpoint(self, epochs: int) -> Path:
         """The checkpoint after `epochs` completed epochs: model weights and optimizer state."""
@@ -107,11 +93,6 @@ class RunFolder:
         appears only once the file is whole (it is written under another name, then renamed)."""
         found = sorted(self.backup.glob(self.checkpoint(0).name.replace("0000", "*")))
         return int(found[-1].name.split(".")[0].split("-")[1]) if found else 0
-
-    @property
-    def tensorboard(self) -> Path:
-        """TensorBoard logs (with --tensorboard)."""
-        return self.path / "tensorboard"
 
     def is_finished(self) -> bool:
         """Whether the run wrote its metrics."""

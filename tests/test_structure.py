@@ -103,3 +103,24 @@ def test_run_file_names_are_spelled_only_by_the_run_folder() -> None:
         named = [n.value for n in ast.walk(ast.parse(path.read_text()))
                  if isinstance(n, ast.Constant) and n.value in RUN_FILES + ("backup", "tensorboard")]
         assert not named, f"{path.name} names run files itself: {named}"
+
+
+def test_precision_policy_and_tf_log_level_restore_what_they_change() -> None:
+    from bc_helpers.runtime import keras, tf, tf_log_level
+    from bc_helpers.training import precision_policy
+
+    policy, level = keras.mixed_precision.global_policy().name, tf.get_logger().level
+    with precision_policy("mixed_float16"):
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    try:
+        with precision_policy("mixed_bfloat16"):
+            raise RuntimeError("a failed build")
+    except RuntimeError:
+        pass
+    assert keras.mixed_precision.global_policy().name == policy
+
+    @tf_log_level("ERROR")
+    def quiet() -> int:
+        return tf.get_logger().level
+
+    assert quiet() == 40 and tf.get_logger().level == level
