@@ -115,14 +115,11 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment:
     from .models import build_model, loss_for, targets_for
     from .pipeline import make_dataset
     from .runtime import keras
+    from .training import precision_policy
 
     keras.backend.clear_session()
-    previous = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(policy or previous)
-    try:
+    with precision_policy(policy):
         model = build_model(name, image_size=image_size, augment=augment)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     if keras_batch_norm:
         model = _with_keras_batch_norm(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(model), metrics=["accuracy"],
