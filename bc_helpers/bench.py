@@ -1,6 +1,9 @@
 """`python -m bc_helpers bench`: how fast the workbook is, in figures and as ratios to references measured
 in the same run (shared machines drift, ratios do not): the input pipeline against Keras's own loader,
-training against this CPU's measured matrix-multiply peak, inference against the paper's 50 ms."""
+training against this CPU's measured matrix-multiply peak, inference against the paper's 50 ms.
+
+`bench --out FILE.json` writes every figure as JSON; `bench --render FILE.json` prints the markdown that the
+README's "Speed" section holds, so each figure there comes from one committed file (docs/bench/)."""
 
 from __future__ import annotations
 
@@ -16,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths
-from .paper import COST, IDC_IMAGES
+from .paper import COST
+from .registry import full_epoch_seconds
+from .runs import MODEL_NAMES
 
 PAPER_SIZE = 224
 # Peak memory is read from VmHWM (this address space only): ru_maxrss would carry the parent's peak
@@ -33,12 +37,14 @@ CACHE_MEMORY_CHILD = """
 import sys
 from bc_helpers.cache import load_images
 from bc_helpers.datasets import index_dataset
-index = index_dataset(sys.argv[1], sys.argv[2] or None, use_cache=False)
+from bc_helpers.sources import resolve_data_dir
+index = index_dataset(sys.argv[1], resolve_data_dir(sys.argv[1], sys.argv[2]), use_cache=False)
 load_images(index, 50, progress=False)
 """ + PEAK
 
 
 def machine() -> dict:
+    """The CPU model, core count and the versions a run depends on."""
     from .runtime import versions
 
     model = platform.processor()
@@ -91,13 +97,14 @@ def forward_flops(model: object) -> float:
 
 
 def settings() -> dict:
-    """How training runs here: the workbook's defaults on a CPU; on a GPU, mixed precision, XLA and a larger batch."""
+    """How `train` runs here, so that bench measures the same thing: the workbook's batch size, no XLA, and on a
+    GPU Keras's mixed precision (training.GPU_POLICY)."""
     from .runs import TrainConfig
     from .runtime import gpus
+    from .training import GPU_POLICY
 
-    if gpus():
-        return {"batch_size": 256, "mixed_precision": "mixed_float16", "jit_compile": True}
-    return {"batch_size": TrainConfig().batch_size, "mixed_precision": None, "jit_compile": False}
+    return {"batch_size": TrainConfig().batch_size, "mixed_precision": GPU_POLICY if gpus() else None,
+            "jit_compile": False}
 
 
 def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment: bool = True,
@@ -108,14 +115,11 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment:
     from .models import build_model, loss_for, targets_for
     from .pipeline import make_dataset
     from .runtime import keras
+    from .training import precision_policy
 
     keras.backend.clear_session()
-    previous = keras.mixed_precision.global_policy().name
-    keras.mixed_precision.set_global_policy(policy or previous)
-    try:
+    with precision_policy(policy):
         model = build_model(name, image_size=image_size, augment=augment)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
     if keras_batch_norm:
         model = _with_keras_batch_norm(model)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=loss_for(model), metrics=["accuracy"],
@@ -130,7 +134,7 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment:
     model.fit(ds, epochs=1, verbose=0, shuffle=False)
     rate = count / (time.perf_counter() - start)
     flops = forward_flops(model) * 3  # backward pass ~ 2x forward
-    return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": IDC_IMAGES / rate}, model
+    return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": full_epoch_seconds(rate)}, model
 
 
 def _with_keras_batch_norm(model: object) -> object:
@@ -232,8 +236,9 @@ def input_rates(dataset: str, data_dir: str | None) -> dict:
     from .datasets import index_dataset
     from .pipeline import make_dataset
     from .runtime import keras
+    from .sources import resolve_data_dir
 
-    index = index_dataset(dataset, data_dir)
+    index = index_dataset(dataset, resolve_data_dir(dataset, data_dir))
     with tempfile.TemporaryDirectory() as tmp, _cache_in(tmp):
         start = time.perf_counter()
         images = load_images(index, 50, progress=False)
@@ -263,8 +268,6 @@ def _child_peak_mb(code: str, *args: str, cache_dir: str | None = None) -> float
 
 def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None = None) -> dict:
     """Every figure, as the JSON that `bench` writes. Quick: a few steps, 64 px in place of 224, no tuning."""
-    from .models import MODEL_NAMES
-
     steps = 2 if quick else 100
     sizes = (50, 64) if quick else (50, PAPER_SIZE)
     run = settings()
@@ -289,11 +292,9 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
     if not quick:
         result["tuning"] = tuning(steps, hybrid, run["batch_size"]) | {"epoch_overhead": epoch_overhead()}
     with tempfile.TemporaryDirectory() as tmp:
-        real = paths.shared_data_dir() / "idc_sample"
         result["memory_mb"] = {
             "train_peak": _child_peak_mb(TRAIN_MEMORY_CHILD, str(Path(tmp) / "run")),
-            "cache_build_peak": _child_peak_mb(CACHE_MEMORY_CHILD, *(("idc", str(real)) if real.is_dir()
-                                                                   else ("sample", "")), cache_dir=tmp),
+            "cache_build_peak": _child_peak_mb(CACHE_MEMORY_CHILD, dataset, str(data_dir or ""), cache_dir=tmp),
         }
     result["paper"] = {"cnn_lstm_epoch_s": COST["train_seconds_per_epoch"]["cnn_lstm"],
                        "inference_ms_per_image": COST["inference_ms_per_image"]}
@@ -333,6 +334,7 @@ def table(result: dict) -> str:
 
 
 def main(quick: bool, out: str | None, dataset: str, data_dir: str | None) -> dict:
+    """Run every measurement, print the summary, and write the JSON to `out` if given."""
     result = run_bench(quick, dataset, data_dir)
     print(table(result))
     if out:
@@ -341,3 +343,73 @@ def main(quick: bool, out: str | None, dataset: str, data_dir: str | None) -> di
         write_json_atomic(out, result)
     return result
 
+
+
+DISPLAY_NAMES = {"cnn_lstm": "CNN-LSTM", "cnn": "CNN", "lstm": "LSTM", "gru": "GRU", "vgg16": "VGG-16",
+                 "resnet50": "ResNet-50"}
+TUNING_NAMES = {
+    "keras_batch_norm": "Keras's own BatchNormalization instead of the fused kernel",
+    "steps_per_execution_8": "`steps_per_execution=8`",
+    "no_augmentation": "no augmentation",
+    "batch_64": "batch 64",
+    "batch_128": "batch 128",
+    "xla_no_augmentation": "XLA (`jit_compile=True`), without augmentation, which XLA cannot compile",
+    "mixed_bfloat16": "`mixed_bfloat16`",
+}
+
+
+def duration(seconds: float) -> str:
+    """A duration as the README writes it: seconds, minutes (one decimal under 10) or hours."""
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes = seconds / 60
+    if minutes < 10:
+        return f"{minutes:.1f} min"
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.0f} h"
+
+
+def render(result: dict, source: str) -> str:
+    """The README's speed figures as markdown, from one bench result (`source`: the file it was read from)."""
+    from .registry import facts
+
+    m, run, i, mem = result["machine"], result["settings"], result["input"], result["memory_mb"]
+    command = "python -m bc_helpers bench" + (" --quick" if result["quick"] else "")
+    quick = " (a QUICK run: a few steps per model, so noisier than a full run)" if result["quick"] else ""
+    lines = [f"Figures from `{source}`, written by `{command} --out {source}`{quick}: {m['cpu']}, "
+             f"{m['cores']} cores, {m['device']}, TensorFlow {m['tensorflow']}, Keras {m['keras']}; "
+             f"batch {run['batch_size']}, mixed precision {run['mixed_precision'] or 'off'}, "
+             f"XLA {'on' if run['jit_compile'] else 'off'}; sustained float32 matmul peak "
+             f"{result['matmul_gflops']:.0f} GFLOP/s.", ""]
+    big = max(int(size) for size in result["training"]["cnn_lstm"])
+    idc = facts("idc").images
+    lines += [f"| model | img/s at 50 px | of peak | full IDC epoch ({idc:,}) | img/s at {big} px | "
+              f"IDC epoch at {big} px | latency median / p95 | batch inference img/s |", "|---" * 8 + "|"]
+    for name, sizes in result["training"].items():
+        small, large, inf = sizes["50"], sizes[str(big)], result["inference"][name]
+        lines.append(f"| {DISPLAY_NAMES.get(name, name)} | {small['images_per_s']:,.0f} | "
+                     f"{small['peak_fraction']:.0%} | {duration(small['full_idc_epoch_s'])} | "
+                     f"{large['images_per_s']:,.0f} | "
+                     f"{duration(large['full_idc_epoch_s'])} | {inf['latency_ms_median']:.1f} / "
+                     f"{inf['latency_ms_p95']:.1f} ms | {inf['batch_images_per_s']:,.0f} |")
+    hybrid = result["training"]["cnn_lstm"]
+    lines += ["", f"- **Beside the paper**: {duration(result['paper']['cnn_lstm_epoch_s'])} per CNN-LSTM epoch on "
+              f"a GPU and {result['paper']['inference_ms_per_image']:.0f} ms per image. Here a CNN-LSTM epoch over all "
+              f"{idc:,} patches takes {duration(hybrid['50']['full_idc_epoch_s'])} at their native 50 px and "
+              f"{duration(hybrid[str(big)]['full_idc_epoch_s'])} at {big} px; one image takes "
+              f"{result['inference']['cnn_lstm']['latency_ms_median']:.1f} ms.",
+              f"- **Input**: the memory-mapped cache feeds {i['cache_images_per_s']:,.0f} images/s, "
+              f"{i['ratio_vs_keras_loader']:.1f}x Keras's directory loader on the same images "
+              f"({i['keras_loader_images_per_s']:,.0f} images/s) and {i['ratio_vs_training']:.0f}x what CNN-LSTM "
+              f"training consumes; the first cache build decodes {i['cache_build_images_per_s_per_core']:,.0f} "
+              f"images/s per core ({i['images']:,} images).",
+              f"- **Memory**: {mem['train_peak']:,.0f} MB peak while training the CNN-LSTM on the sample; "
+              f"{mem['cache_build_peak']:,.0f} MB while building the cache of the benchmarked data."]
+    tuning = {k: v for k, v in result.get("tuning", {}).items() if k != "epoch_overhead"}
+    if tuning:
+        lines += ["", "| change | CNN-LSTM training, x the default | changes results? |", "|---|---|---|"]
+        lines += [f"| {TUNING_NAMES.get(k, k)} | {t['ratio_vs_default']:.2f} | "
+                  f"{'yes' if t['changes_results'] else 'no'} |" for k, t in tuning.items()]
+        over = result["tuning"]["epoch_overhead"]
+        lines.append(f"| tf.data `AUTOTUNE` prefetch instead of the fixed prefetch | short epochs "
+                     f"{over['autotune_epoch_s']:.2f} s vs {over['fixed_prefetch_epoch_s']:.2f} s | no |")
+    return "\n".join(lines) + "\n"

@@ -11,13 +11,21 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from . import paths
-from .datasets import IDC_PATCH, DatasetIndex
+from .datasets import DatasetIndex
 from .images import fit_patch, load_rgb, resize
+from .layouts import IDC_PATCH
 
 
 def storage_size(index: DatasetIndex, image_size: int) -> int:
     """IDC patches are kept at their native 50 px; BreaKHis images are stored at the model's size."""
     return IDC_PATCH if index.layout == "idc" else image_size
+
+
+def fit_image(pixels: np.ndarray, size: int, layout: str) -> np.ndarray:
+    """How an image becomes a (size, size, 3) row, the one rule for the cache (training) and for `predict`:
+    an IDC patch is padded with white at the bottom and right (its cut edge) when it fits, else resized;
+    an image of any other layout is resized whole."""
+    return fit_patch(pixels, size) if layout == "idc" else resize(pixels, size)
 
 
 def cache_path(index: DatasetIndex, size: int) -> Path:
@@ -39,12 +47,11 @@ def load_images(index: DatasetIndex, size: int, progress: bool = True) -> np.nda
 
 def build_cache(index: DatasetIndex, size: int, path: Path, progress: bool = True) -> None:
     """Decode in threads (PIL releases the GIL while decoding) into a temporary file, then rename."""
-    fit = fit_patch if index.layout == "idc" else resize
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(index.table), size, size, 3))
 
     def decode(i: int) -> None:
-        out[i] = fit(load_rgb(Path(index.table["path"].iat[i])), size)
+        out[i] = fit_image(load_rgb(Path(index.table["path"].iat[i])), size, index.layout)
 
     try:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:

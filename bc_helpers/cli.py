@@ -8,17 +8,22 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .datasets import DATASETS, index_dataset
+from .datasets import index_dataset
 from .errors import WorkbookError
+from .registry import DATASETS
+from .sources import resolve_data_dir
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    index = index_dataset(args.dataset, args.data_dir, strict=args.strict, magnification=args.magnification)
+    """`index`: index a dataset folder, print its JSON summary."""
+    index = index_dataset(args.dataset, resolve_data_dir(args.dataset, args.data_dir), strict=args.strict,
+                          magnification=args.magnification)
     print(json.dumps(index.summary(), indent=2))
     return 0
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    """`sample`: write the SYNTHETIC sample into a new folder, print what was written."""
     from .sample import SampleSpec, write_sample
 
     summary = write_sample(args.out, SampleSpec(seed=args.seed, patients=args.patients))
@@ -27,6 +32,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """`train`: train one model into a run folder, print its headline metrics."""
     from .runs import TrainConfig
     from .training import train
 
@@ -51,6 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    """`evaluate`: a saved model on every image of a dataset, written as JSON."""
     from .files import write_json_atomic
     from .inference import evaluate
 
@@ -62,6 +69,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    """`predict`: a CSV row per readable image; skipped files are reported on stderr."""
     from .inference import predict
 
     frame, skipped = predict(args.model, args.paths)
@@ -79,6 +87,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    """`run`: every notebook in order with papermill, then the report."""
     import yaml
 
     from .runner import parse_value, run_all
@@ -96,8 +105,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """`bench`: measure and print (and write) the speed figures, or render a bench file as markdown."""
     from .bench import main as bench
+    from .bench import render
 
+    if args.render:
+        sys.stdout.write(render(json.loads(args.render.read_text()), args.render.as_posix()))
+        return 0
     bench(args.quick, args.out, args.dataset, args.data_dir)
     return 0
 
@@ -108,6 +122,7 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line: one subcommand per job."""
     parser = argparse.ArgumentParser(prog="python -m bc_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -186,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="measure input, training and inference speed and memory; table and JSON")
     p.add_argument("--quick", action="store_true", help="a few steps per model (seconds, for tests)")
     p.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    p.add_argument("--render", type=Path, default=None, metavar="FILE.json",
+                   help="print the README's speed figures (markdown) from a bench JSON file; measures nothing")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
 
@@ -198,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command; a WorkbookError is printed without a traceback and exits with status 2."""
     args = build_parser().parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:

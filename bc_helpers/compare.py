@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from . import paper
-from .models import MODEL_NAMES
-from .runs import MODEL_NOTEBOOKS
+from .registry import facts, full_epoch_seconds
+from .runs import MODEL_NAMES, MODEL_NOTEBOOKS, find_runs
 
 COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc"]
 
@@ -17,8 +16,8 @@ COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", 
 def collect_runs(root: str | Path) -> pd.DataFrame:
     """One row per finished run under `root` (the newest when a setting was run more than once)."""
     rows = []
-    for path in sorted(Path(root).rglob("metrics.json")):
-        m = json.loads(path.read_text())
+    for run in find_runs(root):
+        m = run.read_metrics()
         if "model" not in m:
             continue
         row = {k: m[k] for k in ("dataset", "protocol", "model", *COLUMNS, "threshold", "n_images", "n_patients")}
@@ -27,8 +26,8 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             patient_roc_auc=m["patient_level"]["roc_auc"], epochs_run=m["epochs_run"],
             seconds_per_epoch=m["timing"]["seconds_per_epoch"], train_images=m["timing"]["train_images"],
             inference_ms_per_image=m["timing"]["inference_ms_per_image"], synthetic=m["synthetic"],
-            leak=m["leak"]["test_images_with_patient_in_train"], run_dir=str(path.parent),
-            finished=path.stat().st_mtime,
+            leak=m["leak"]["test_images_with_patient_in_train"], run_dir=str(run.path),
+            finished=run.metrics.stat().st_mtime,
         )
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -52,7 +51,7 @@ def paper_table(runs: pd.DataFrame, dataset: str, protocol: str = "patient") -> 
     ours = runs[(runs["dataset"] == dataset) & (runs["protocol"] == protocol)]
     ours = ours.set_index("model")[["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc"]]
     ours.columns = pd.MultiIndex.from_product([["ours"], ours.columns])
-    theirs = paper.RESULTS[paper.RESULTS["dataset"] == paper.PAPER_DATASET[dataset]].set_index("model")
+    theirs = paper.RESULTS[paper.RESULTS["dataset"] == facts(dataset).paper_dataset].set_index("model")
     theirs = theirs.drop(columns="dataset")
     theirs.columns = pd.MultiIndex.from_product([["paper"], theirs.columns])
     return ours.join(theirs, how="left")
@@ -76,11 +75,13 @@ def leakage_table(runs: pd.DataFrame) -> pd.DataFrame:
 
 
 def cost_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Measured time per epoch and per image, scaled to one full IDC epoch, beside the paper's claims."""
+    """Measured time per epoch and per image, scaled to one pass over all of IDC's images (as `bench` counts a full
+    IDC epoch), beside the paper's claims."""
     t = runs[runs["protocol"] == "patient"].copy()
     t["images_per_second"] = t["train_images"] / t["seconds_per_epoch"]
-    idc_like = t["dataset"].isin(["sample", "idc"])  # 50 px patches: the rate carries over to the full set
-    t["full_idc_epoch_minutes"] = (paper.IDC_IMAGES * 0.7 / t["images_per_second"] / 60).where(idc_like)
+    # IDC-like runs train on 50 px patches, so their rate carries over to the full set.
+    idc_like = t["dataset"].map(lambda d: facts(d).paper_dataset == "idc")
+    t["full_idc_epoch_minutes"] = (t["images_per_second"].map(full_epoch_seconds) / 60).where(idc_like)
     t["paper_epoch_minutes"] = t["model"].map(paper.COST["train_seconds_per_epoch"]) / 60
     t["paper_inference_ms"] = paper.COST["inference_ms_per_image"]
     cols = ["dataset", "model", "images_per_second", "seconds_per_epoch", "full_idc_epoch_minutes",

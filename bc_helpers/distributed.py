@@ -1,4 +1,5 @@
-"""Training on several machines: a plain training loop under MultiWorkerMirroredStrategy, where Keras 3's
+"""tf.distribute for `train`: choosing the strategy, batch normalisation over replicas, and, on several
+machines, a plain training loop under MultiWorkerMirroredStrategy, where Keras 3's
 `fit` cannot go yet (keras-team/keras#20585: it fails reducing its scalar logs across workers).
 
 The loop does what `fit` does for `training.train`: the weighted loss plus the L2 penalties, one optimizer step
@@ -11,6 +12,7 @@ step because each takes the same number of batches per epoch and every decision 
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,35 @@ import pandas as pd
 
 from .files import write_csv_atomic
 from .models import loss_for
-from .runtime import keras, tf
+from .runtime import gpus, keras, tf
+
+
+def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:
+    """auto: TF_CONFIG set -> MultiWorkerMirroredStrategy (several machines, trained by `fit_multiworker`);
+    several GPUs -> MirroredStrategy; else the default strategy.
+    'mirrored' mirrors over every logical device (GPUs, else CPUs: see runtime.split_cpu)."""
+    if name == "auto":
+        name = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored" if len(gpus()) > 1 else "default"
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if name == "mirrored":
+        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
+            d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices)
+    return tf.distribute.get_strategy()
+
+
+def synchronize_batch_norm(model: keras.Model, distribution: tf.distribute.Strategy) -> None:
+    """Over several replicas, batch normalisation uses the global batch's statistics, as one device would:
+    by default Keras keeps each replica's own moving statistics, and the workers' models drift apart."""
+    if distribution.num_replicas_in_sync == 1:
+        return
+    stack = list(model.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.synchronized = True
+        stack.extend(getattr(layer, "layers", []))
 
 
 def _correct(targets: tf.Tensor, probabilities: tf.Tensor) -> tf.Tensor:

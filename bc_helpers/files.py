@@ -14,6 +14,7 @@ def _tmp_for(path: Path) -> Path:
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file beside it and a rename."""
     path = Path(path)
     tmp = _tmp_for(path)
     tmp.write_text(text)
@@ -22,10 +23,12 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 
 def write_json_atomic(path: str | Path, payload: object) -> Path:
+    """Write `payload` as indented JSON (numpy scalars and paths included), atomically."""
     return write_text_atomic(path, json.dumps(payload, indent=2, default=_jsonable) + "\n")
 
 
 def write_csv_atomic(path: str | Path, frame: pd.DataFrame) -> Path:
+    """Write a table as CSV without its index, atomically."""
     return write_text_atomic(path, frame.to_csv(index=False))
 
 

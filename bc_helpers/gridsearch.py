@@ -10,10 +10,10 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
+from .inference import predict_probabilities
 from .models import build_model, compile_model, targets_for
 from .pipeline import make_dataset
-from .runtime import keras, set_seed, tf
-from .training import predict_probabilities
+from .runtime import keras, set_seed, tf_log_level
 
 # Small enough to finish in minutes on the sample; the paper's Table 2 values are not published.
 DEFAULT_GRID: dict[str, list] = {"filters": [(16, 32, 64), (32, 64, 128)], "lstm_units": [32, 128]}
@@ -33,6 +33,7 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, see
     return list(folds.split(np.zeros(len(labels)), labels, groups))
 
 
+@tf_log_level("ERROR")  # a new model per fold retraces predict by design: not worth a warning
 def grid_search(
     images: np.ndarray, rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, grid: dict | None = None,
     model: str = "cnn_lstm", folds: int = 5, epochs: int = 2, image_size: int = 50, batch_size: int = 64,
@@ -42,7 +43,6 @@ def grid_search(
     grid = DEFAULT_GRID if grid is None else grid
     splits = grouped_folds(labels, groups, folds, seed)
     records = []
-    tf.get_logger().setLevel("ERROR")  # a new model per fold retraces predict by design: not worth a warning
     for k, setting in enumerate(ParameterGrid(grid)):
         hparams = {key: v for key, v in setting.items() if key not in COMPILE_KEYS}
         lr = setting.get("learning_rate", 1e-3)

@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
-# A histology image above this many pixels is refused (PIL's own bomb guard is 2x its default).
+# A histology image above this many pixels is refused before it is decoded. Checked here, from the header,
+# rather than by lowering PIL's process-wide Image.MAX_IMAGE_PIXELS (which would change it for every caller).
 MAX_PIXELS = 50_000_000
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 BACKGROUND = 255  # edge patches are padded with white, the colour of the slide's background
 
 
@@ -22,6 +22,8 @@ class ImageProblem(Exception):
 
 @dataclass(frozen=True)
 class ImageInfo:
+    """An image's size in pixels and its PIL colour mode."""
+
     width: int
     height: int
     mode: str
@@ -37,6 +39,8 @@ def inspect_image(path: Path) -> ImageInfo:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as img:
+                if img.width * img.height > MAX_PIXELS:
+                    raise Image.DecompressionBombError(f"{img.width}x{img.height} pixels")
                 img.load()
                 return ImageInfo(img.width, img.height, img.mode)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:

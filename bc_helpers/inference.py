@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .cache import load_images, storage_size
-from .datasets import IDC_PATCH, index_dataset
+from .cache import fit_image, load_images, storage_size
+from .datasets import index_dataset
 from .decisions import review_flags
 from .errors import WorkbookError
-from .images import IMAGE_SUFFIXES, ImageProblem, fit_patch, inspect_image, load_rgb, resize
-from .metrics import test_report
+from .images import IMAGE_SUFFIXES, ImageProblem, inspect_image, load_rgb
+from .layouts import IDC_PATCH
+from .metrics import evaluation_report
+from .models import positive_probability
+from .pipeline import make_dataset
+from .runs import RunFolder
 from .runtime import keras
-from .training import predict_probabilities
+from .sources import resolve_data_dir
+
+
+def predict_probabilities(model: keras.Model, images: np.ndarray, rows: np.ndarray | None = None,
+                          batch_size: int = 256) -> np.ndarray:
+    """P(positive) for images[rows] (default: every image), through the same pipeline as training."""
+    rows = np.arange(len(images)) if rows is None else rows
+    ds = make_dataset(images, np.zeros(len(rows), np.float32), batch_size, rows=rows)
+    return positive_probability(model.predict(ds, verbose=0))
 
 
 def load_model(path: str | Path) -> keras.Model:
@@ -33,17 +44,20 @@ def load_model(path: str | Path) -> keras.Model:
 
 
 def run_settings(model_path: Path, model: keras.Model) -> dict:
-    """Threshold, review band, storage size and layout from the run folder beside the model (defaults if none)."""
-    folder = model_path.parent
+    """Threshold, review band, storage size and layout from the run folder beside the model. Without one: threshold
+    0.5, and the model's input size; a model working at IDC's native patch size is taken for an IDC model."""
+    run = RunFolder(model_path.parent)
     settings = {"threshold": 0.5, "review_width": 0.1, "storage_size": None, "layout": None}
-    if (folder / "metrics.json").exists():
-        settings["threshold"] = json.loads((folder / "metrics.json").read_text())["threshold"]
-    if (folder / "config.json").exists():
-        config = json.loads((folder / "config.json").read_text())
+    if run.is_finished():
+        settings["threshold"] = run.read_metrics()["threshold"]
+    config = run.read_config()
+    if config is not None:
         settings.update(review_width=config["train"]["review_width"], storage_size=config["storage_size"],
                         layout=config["layout"])
     if settings["storage_size"] is None:
         settings["storage_size"] = int(model.get_layer("preprocessing").layers[0].height)
+    if settings["layout"] is None:
+        settings["layout"] = "idc" if settings["storage_size"] == IDC_PATCH else "unknown"
     return settings
 
 
@@ -52,14 +66,14 @@ def evaluate(model_path: str | Path, dataset: str, data_dir: str | Path | None, 
     model_path = Path(model_path)
     model = load_model(model_path)
     settings = run_settings(model_path, model)
-    index = index_dataset(dataset, data_dir)
+    index = index_dataset(dataset, resolve_data_dir(dataset, data_dir))
     image_size = int(model.get_layer("preprocessing").layers[0].height)
     images = load_images(index, storage_size(index, image_size))
     y = index.table["label"].to_numpy()
     g = index.table["patient"].astype(str).to_numpy()
     p = predict_probabilities(model, images)
     t = settings["threshold"]
-    return test_report(y, p, g, t, seed) | {
+    return evaluation_report(y, p, g, t, seed) | {
         "model": str(model_path), "dataset": dataset, "data_dir": str(index.root),
         "skipped": len(index.skipped),
     }
@@ -90,9 +104,7 @@ def predict(model_path: str | Path, paths: list[str | Path], batch_size: int = 2
         except ImageProblem as exc:
             skipped.append({"path": str(file), "reason": str(exc)})
             continue
-        pixels = load_rgb(file)
-        small = max(pixels.shape[:2]) <= IDC_PATCH and s["layout"] in (None, "idc")
-        arrays.append(fit_patch(pixels, size) if small else resize(pixels, size))
+        arrays.append(fit_image(load_rgb(file), size, s["layout"]))
         kept.append(str(file))
     if not arrays:
         return pd.DataFrame(columns=["path", "probability", "predicted", "review"]), skipped

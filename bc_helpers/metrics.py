@@ -86,7 +86,8 @@ def bootstrap_ci(
             for name, v in draws.items()}
 
 
-def test_report(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float, seed: int = 0) -> dict:
+def evaluation_report(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float,
+                      seed: int = 0) -> dict:
     """Everything reported for a test set: image-level metrics, patients, bootstrap intervals, patient level."""
     return binary_metrics(y_true, prob, threshold) | {
         "n_patients": int(len(np.unique(patients))),

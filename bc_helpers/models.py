@@ -32,7 +32,8 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     """Keras's BatchNormalization, trained through TensorFlow's fused kernel (oneDNN on a CPU).
 
     Keras 3 normalises with separate moment and arithmetic ops; the fused op computes the same values
-    (within float32 round-off, tested) and trained the CNN-LSTM 1.24x as fast on a 2-core CPU (see `bench`).
+    (within float32 round-off, tested) in one op, which trains faster on a CPU (measured by `bench`'s
+    keras_batch_norm tuning row).
     """
 
     def call(self, inputs, training=None, mask=None):

@@ -26,6 +26,3 @@ PATIENT_LEVEL_BASELINES = pd.DataFrame(
      ("Romero et al. 2019", 0.890, 0.897)],
     columns=["study", "balanced_accuracy", "f1"],
 )
-
-# Our dataset names map to the paper's.
-PAPER_DATASET = {"sample": "idc", "idc": "idc", "sample_breakhis": "breakhis", "breakhis": "breakhis"}

@@ -1,4 +1,4 @@
-"""Where things live: the repository root, the data, the cache and the runs."""
+"""Where things live: the repository root, the data and the cache."""
 
 from __future__ import annotations
 
@@ -25,11 +25,3 @@ def cache_dir() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     return path
 
-
-def runs_dir() -> Path:
-    return repo_root() / "runs"
-
-
-def shared_data_dir() -> Path:
-    """The small real subsets beside the project (present for developers and CI only)."""
-    return repo_root().parent / "shared" / "data"

@@ -9,9 +9,8 @@ from .runtime import keras, tf
 ROTATION_DEGREES = 15
 ZOOM = 0.2
 # A fixed prefetch, with tf.data's autotuning off: each new iterator (Keras makes one per epoch, and one per
-# validation pass) otherwise waits at its end for the autotune thread's next wake-up, whose period doubles
-# (10 ms, 20 ms, ... so a fit of 8.0 s returned at 10.24 s). Measured: 6 short epochs took 17-21 s, up to 33 s
-# with AUTOTUNE.
+# validation pass) otherwise waits at its end for the autotune thread's next wake-up, whose period doubles, so
+# short epochs end late. `bench` measures both (its epoch_overhead figures).
 PREFETCH_BATCHES = 2
 
 
@@ -30,7 +29,7 @@ def make_dataset(
         raise ValueError(f"{len(rows)} images but {len(targets)} targets")
     ds = tf.data.Dataset.range(len(rows))
     if shuffle:
-        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(rows), seed=seed, reshuffle_each_iteration=True)  # a full shuffle of the rows used
     ds = ds.batch(batch_size)
     target_dtype = tf.as_dtype(targets.dtype)
 

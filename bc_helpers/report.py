@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import base64
 import html
-import json
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from . import compare, paper, plots  # noqa: E402
-from .files import write_text_atomic  # noqa: E402
-from .notebook import test_predictions  # noqa: E402
+from . import compare, paper, plots
+from .files import write_text_atomic
+from .registry import is_synthetic
+from .runs import RunFolder
 
 
 def dataset_figures(runs: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]]:
@@ -30,23 +27,24 @@ def dataset_figures(runs: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]
         errors={"roc_auc": "roc_auc_ci", "balanced_accuracy": "balanced_accuracy_ci"}))]
     curves = {}
     for _, row in part.iterrows():
-        test = test_predictions(row["run_dir"])
+        test = RunFolder(row["run_dir"]).read_predictions("test")
         curves[row["model"]] = (test["label"].to_numpy(), test["probability"].to_numpy())
     out.append((f"{dataset}: ROC curves", plots.roc_curves(curves, f"{dataset}: ROC curves (test, patient split)")))
-    fig, axes = plt.subplots(1, len(part), figsize=(2.6 * len(part), 2.6), squeeze=False)
+    fig = Figure(figsize=(2.6 * len(part), 2.6))
+    axes = fig.subplots(1, len(part), squeeze=False)
     for ax, (_, row) in zip(axes[0], part.iterrows(), strict=True):
-        counts = json.loads((Path(row["run_dir"]) / "metrics.json").read_text())["confusion"]
-        plots.confusion(counts, row["model"], ax=ax)
+        plots.confusion(RunFolder(row["run_dir"]).read_metrics()["confusion"], row["model"], ax=ax)
     fig.tight_layout()
     out.append((f"{dataset}: actual vs predicted", fig))
     hybrid = part[part["model"] == "cnn_lstm"]
     if not hybrid.empty:
-        history = pd.read_csv(Path(hybrid["run_dir"].iat[0]) / "history.csv")
+        history = RunFolder(hybrid["run_dir"].iat[0]).read_history()
         out.append((f"{dataset}: CNN-LSTM training curves", plots.training_curves(history, f"{dataset}: CNN-LSTM")))
     return out
 
 
 def leakage_figure(runs: pd.DataFrame) -> list[tuple[str, Figure]]:
+    """The leakage study's bars (image-level split beside patient split), if both were run."""
     leak = compare.leakage_table(runs)
     return [] if leak.empty else [("leakage study", plots.leakage_bars(leak))]
 
@@ -71,22 +69,30 @@ def sections(runs: pd.DataFrame, datasets: list[str]) -> list[tuple[str, pd.Data
     return out
 
 
+def run_versions(runs: pd.DataFrame) -> dict[str, str]:
+    """The versions the reported runs were made with (each run's config.json); differing values all listed."""
+    seen: dict[str, list[str]] = {}
+    for run_dir in runs.get("run_dir", []):
+        for name, version in (RunFolder(run_dir).read_config() or {}).get("versions", {}).items():
+            if version not in seen.setdefault(name, []):
+                seen[name].append(version)
+    return {name: " / ".join(values) for name, values in seen.items()}
+
+
 def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -> Path:
     """report.md and report.html under `out`; the HTML embeds its figures."""
-    from .runtime import versions
-
     runs = compare.collect_runs(out)
     figs = []
     if not runs.empty:
         drawn = [f for d in datasets for f in dataset_figures(runs, d)] + leakage_figure(runs)
         for i, (title, fig) in enumerate(drawn):
             figs.append((title, plots.save(fig, out / "figures" / f"{i:02d}.png")))
-        plt.close("all")
-    synthetic = any(d.startswith("sample") for d in datasets)
+            plt.close(fig)  # only the report's own figures: a notebook's stay open
+    synthetic = any(is_synthetic(d) for d in datasets)
     banner = ("SYNTHETIC data: the sample datasets are generated images; these results show the method, "
               "not medical findings." if synthetic else "")
     meta = pd.DataFrame({"value": {"datasets": ", ".join(datasets), **{k: str(v) for k, v in params.items()},
-                                   "wall time (s)": f"{seconds:.0f}", **versions()}})
+                                   "wall time (s)": f"{seconds:.0f}", **run_versions(runs)}})
     parts = sections(runs, datasets) + [("Parameters and versions", meta)]
     md = ["# Workbook report", "", f"**{banner}**" if banner else ""]
     body = ["<h1>Workbook report</h1>", f"<p class='banner'>{html.escape(banner)}</p>" if banner else ""]

@@ -18,10 +18,9 @@ import yaml
 
 from . import paths
 from .errors import WorkbookError
+from .registry import facts
 from .runs import MODEL_NOTEBOOKS
 
-# The paper's leaky protocol for each dataset: an image-level split, or BreaKHis's own (image-level) folders.
-LEAKY_PROTOCOL = {"sample": "paper", "idc": "paper", "sample_breakhis": "kaggle", "breakhis": "kaggle"}
 DEFAULT_DATASETS = ("sample", "sample_breakhis")
 DEFAULT_LEAK_MODELS = ("cnn", "cnn_lstm")
 # A kernel whose C-level stderr (TensorFlow's start-up logs) stays out of the terminal; ipykernel still
@@ -54,7 +53,7 @@ def plan(datasets: list[str], leak_models: list[str]) -> list[Step]:
              Step("02_preprocessing_and_balancing", {"DATASET": first})]
     for dataset in datasets:
         steps += [Step(nb, {"DATASET": dataset, "PROTOCOL": "patient"}) for nb in MODEL_NOTEBOOKS.values()]
-        steps += [Step(MODEL_NOTEBOOKS[m], {"DATASET": dataset, "PROTOCOL": LEAKY_PROTOCOL[dataset]})
+        steps += [Step(MODEL_NOTEBOOKS[m], {"DATASET": dataset, "PROTOCOL": facts(dataset).leaky_protocol})
                   for m in leak_models]
     steps.append(Step("09_comparison", {"DATASETS": list(datasets)}))
     return steps

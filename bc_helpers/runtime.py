@@ -1,10 +1,21 @@
-"""TensorFlow set-up in one place: quiet logs, the Keras backend, devices, seeds and versions."""
+"""TensorFlow set-up in one place: quiet logs, the Keras backend, devices, seeds and versions.
+
+Importing this module imports TensorFlow and Keras. Two environment variables are set first, with `setdefault`
+(a value the user set wins): `TF_CPP_MIN_LOG_LEVEL=2` hides TensorFlow's C++ start-up info lines, and
+`KERAS_BACKEND=tensorflow` makes Keras use the backend this package is written for. Both are read once, when
+TensorFlow and Keras are first imported, so they must be set before that import and cannot be scoped to a call;
+they change no state of a library already imported. Everything else that is process-wide (the mixed-precision
+policy, TensorFlow's Python log level) is changed only inside a call and restored: see `tf_log_level` here and
+`training.precision_policy`.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -19,11 +30,25 @@ except ImportError as exc:  # pragma: no cover - depends on the install
 import keras
 
 
+@contextmanager
+def tf_log_level(level: int | str) -> Iterator[None]:
+    """TensorFlow's Python logger at `level` inside the block (or the decorated function), restored after."""
+    logger = tf.get_logger()
+    previous = logger.level
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def gpus() -> list[str]:
+    """The physical GPUs TensorFlow sees (names); empty on a CPU-only machine."""
     return [d.name for d in tf.config.list_physical_devices("GPU")]
 
 
 def device_summary() -> str:
+    """One line: the GPUs, or the CPU's core count."""
     found = gpus()
     return f"GPU: {', '.join(found)}" if found else f"CPU only ({os.cpu_count()} cores)"
 

@@ -24,8 +24,8 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
-from .datasets import BREAKHIS_KAGGLE_TOP
 from .errors import WorkbookError
+from .layouts import BREAKHIS_SPLITS, breakhis_kaggle_path, format_breakhis, idc_path
 
 STROMA = np.array([232.0, 168.0, 205.0])
 NUCLEUS = np.array([92.0, 52.0, 138.0])
@@ -152,9 +152,9 @@ def _write_idc_patient(out: Path, spec: SampleSpec, i: int) -> int:
         if rng.random() < spec.edge_fraction:
             pixels = pixels[: int(rng.integers(12, spec.patch))]
         x, y = 1 + spec.patch * (cell % 40), 1 + spec.patch * (cell // 40)
-        folder = out / pid / str(label)
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(folder / f"{pid}_idx5_x{x}_y{y}_class{label}.png")
+        path = idc_path(out, pid, x, y, label)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
     return n
 
 
@@ -169,10 +169,10 @@ def _write_breakhis_patient(out: Path, spec: SampleSpec, i: int) -> int:
         hard = rng.random() < spec.hard_fraction
         pixels = render_tissue(rng, patient, spec.breakhis_shape, _malignancy(rng, label, hard),
                                scale=spec.breakhis_scale)
-        split = "test" if rng.random() < spec.breakhis_test_fraction else "train"
-        folder = out / BREAKHIS_KAGGLE_TOP / split / ("malignant" if label else "benign")
-        folder.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(folder / f"SOB_{'M' if label else 'B'}_{subtype}-14-{slide}-400-{k:03d}.png")
+        split = BREAKHIS_SPLITS[1] if rng.random() < spec.breakhis_test_fraction else BREAKHIS_SPLITS[0]
+        path = breakhis_kaggle_path(out, split, label, format_breakhis(label, subtype, slide, k))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).save(path)
     return n
 
 

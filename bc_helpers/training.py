@@ -3,10 +3,12 @@ pick the threshold on validation, evaluate once on test, and save everything a l
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,42 +19,37 @@ from .balance import balance
 from .cache import load_images, storage_size
 from .datasets import DatasetIndex, index_dataset
 from .decisions import choose_threshold, coverage_table, review_flags
-from .distributed import fit_multiworker
-from .files import write_csv_atomic, write_json_atomic
-from .metrics import binary_metrics, test_report
-from .models import build_model, compile_model, positive_probability, targets_for
+from .distributed import choose_strategy, fit_multiworker, synchronize_batch_norm
+from .inference import predict_probabilities
+from .metrics import binary_metrics, evaluation_report
+from .models import build_model, compile_model, targets_for
 from .pipeline import make_dataset
-from .runs import TrainConfig, is_finished, prepare_run_dir
+from .registry import is_synthetic
+from .runs import RunFolder, TrainConfig, prepare_run_dir
 from .runtime import gpus, keras, set_seed, tf, versions
+from .sources import resolve_data_dir
 from .splits import patient_overlap, split_frame, split_table
 
-
-def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:
-    """auto: TF_CONFIG set -> MultiWorkerMirroredStrategy (several machines, trained by
-    distributed.fit_multiworker); several GPUs -> MirroredStrategy; else the default strategy.
-    'mirrored' mirrors over every logical device (GPUs, else CPUs: see runtime.split_cpu)."""
-    if name == "auto":
-        name = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored" if len(gpus()) > 1 else "default"
-    if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
-    if name == "mirrored":
-        devices = [d.name for d in tf.config.list_logical_devices("GPU")] or [
-            d.name for d in tf.config.list_logical_devices("CPU")]
-        return tf.distribute.MirroredStrategy(devices)
-    return tf.distribute.get_strategy()
+# On a GPU, training runs in mixed precision (float16 compute, float32 weights); batch size and XLA stay as
+# configured (TrainConfig's batch_size, no jit_compile), as `bench` measures them.
+GPU_POLICY = "mixed_float16"
 
 
-def predict_probabilities(model: keras.Model, images: np.ndarray, rows: np.ndarray | None = None,
-                          batch_size: int = 256) -> np.ndarray:
-    """P(positive) for images[rows]."""
-    rows = np.arange(len(images)) if rows is None else rows
-    ds = make_dataset(images, np.zeros(len(rows), np.float32), batch_size, rows=rows)
-    return positive_probability(model.predict(ds, verbose=0))
+@contextmanager
+def precision_policy(name: str | None) -> Iterator[None]:
+    """Keras's global mixed-precision policy set to `name` inside the block (None: unchanged), restored after."""
+    previous = keras.mixed_precision.global_policy()
+    if name is not None:
+        keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def load_data(config: TrainConfig) -> tuple[DatasetIndex, np.ndarray, pd.Series]:
     """Index, decoded images and the split for a config."""
-    index = index_dataset(config.dataset, config.data_dir)
+    index = index_dataset(config.dataset, resolve_data_dir(config.dataset, config.data_dir))
     images = load_images(index, storage_size(index, config.image_size))
     parts = split_table(index.table, config.protocol, config.seed)
     return index, images, parts
@@ -61,12 +58,12 @@ def load_data(config: TrainConfig) -> tuple[DatasetIndex, np.ndarray, pd.Series]
 def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", verbose: int | str = "auto",
           strategy: str = "auto") -> dict:
     """Train, choose the threshold on validation, evaluate on test; returns metrics.json's content."""
-    run_dir = prepare_run_dir(run_dir, config, if_exists)
-    if if_exists == "reuse" and is_finished(run_dir):
-        return json.loads((run_dir / "metrics.json").read_text())
+    run = RunFolder(prepare_run_dir(run_dir, config, if_exists))
+    if if_exists == "reuse" and run.is_finished():
+        return run.read_metrics()
     set_seed(config.seed, config.deterministic)
     index, images, parts = load_data(config)
-    write_csv_atomic(run_dir / "split.csv", split_frame(index.table, parts))
+    run.write_split(split_frame(index.table, parts))
     labels = index.table["label"].to_numpy()
     train_rows = _train_rows(parts, labels, config)
     val_rows = np.flatnonzero(parts == "val")
@@ -74,21 +71,19 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     # SMOTE needs the training images in memory; the other methods only look at the labels and keep
     # gathering rows from the memory-mapped cache.
     balanced = balance(images[train_rows] if smote else images, labels[train_rows], config.balance, config.seed)
-    write_json_atomic(run_dir / "config.json", {
-        "train": asdict(config), "run_dir": str(run_dir), "index": index.summary() | {"skipped": len(index.skipped)},
+    run.write_config({
+        "train": asdict(config), "run_dir": str(run.path), "index": index.summary() | {"skipped": len(index.skipped)},
         "storage_size": int(images.shape[1]), "layout": index.layout, "balance": balanced.report,
-        "versions": versions(), "synthetic": config.dataset.startswith("sample"),
+        "versions": versions(), "synthetic": is_synthetic(config.dataset),
     })
     train_images, train_rows_in = (balanced.images, None) if smote else (images, train_rows)
-    if gpus():
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    _trim_history(run_dir)
-    distribution = choose_strategy(strategy)
-    with distribution.scope():
-        model = build_model(config.model, image_size=config.image_size, output=config.output,
-                            augment=config.augment, **config.hparams)
-        compile_model(model, config.learning_rate)
-    _synchronize_batch_norm(model, distribution)
+    with precision_policy(GPU_POLICY if gpus() else None):
+        distribution = choose_strategy(strategy)
+        with distribution.scope():
+            model = build_model(config.model, image_size=config.image_size, output=config.output,
+                                augment=config.augment, **config.hparams)
+            compile_model(model, config.learning_rate)
+        synchronize_batch_norm(model, distribution)
     # Class weights travel as per-sample weights in the pipeline: the same on every tf.distribute strategy.
     cw = balanced.class_weight
     weights = None if cw is None else np.where(balanced.labels == 1, cw[1], cw[0]).astype(np.float32)
@@ -96,34 +91,25 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
                             seed=config.seed, rows=train_rows_in, weights=weights)
     val_ds = make_dataset(images, targets_for(model, labels[val_rows]), config.batch_size, rows=val_rows)
     start = time.perf_counter()
-    if (run_dir / "model.keras").exists():  # stopped after training, before evaluation: evaluate it
-        model = keras.saving.load_model(run_dir / "model.keras")
+    done = run.completed_epochs()
+    if run.model.exists():  # stopped after training, before evaluation: evaluate it
+        model = keras.saving.load_model(run.model)
     elif isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy):
         if config.tensorboard:
             warnings.warn("--tensorboard is not written by the multi-worker loop; history.csv is", stacklevel=2)
         fit_multiworker(model, distribution, train_ds, len(balanced.labels), val_ds, len(val_rows),
-                        config.batch_size, config.epochs, config.patience, run_dir / "history.csv")
-        model.save(run_dir / "model.keras")
-        model = keras.saving.load_model(run_dir / "model.keras")  # evaluate outside the strategy, on each worker
+                        config.batch_size, config.epochs, config.patience, run.history)
+        model.save(run.model)
+        model = keras.saving.load_model(run.model)  # evaluate outside the strategy, on each worker
     else:
-        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, shuffle=False,
-                  callbacks=_callbacks(run_dir, config), verbose=verbose)
-        model.save(run_dir / "model.keras")
+        if done:  # a killed run: carry on from its last checkpoint
+            model.optimizer.build(model.trainable_variables)
+            model.load_weights(run.checkpoint(done))
+        model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=done, shuffle=False,
+                  callbacks=_callbacks(run, config), verbose=verbose)
+        model.save(run.model)
     train_seconds = time.perf_counter() - start
-    return _evaluate_run(model, run_dir, config, index, images, parts, train_seconds, len(balanced.labels))
-
-
-def _synchronize_batch_norm(model: keras.Model, distribution: tf.distribute.Strategy) -> None:
-    """Over several replicas, batch normalisation uses the global batch's statistics, as one device would:
-    by default Keras keeps each replica's own moving statistics, and the workers' models drift apart."""
-    if distribution.num_replicas_in_sync == 1:
-        return
-    stack = list(model.layers)
-    while stack:
-        layer = stack.pop()
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.synchronized = True
-        stack.extend(getattr(layer, "layers", []))
+    return _evaluate_run(model, run, config, index, images, parts, train_seconds, len(balanced.labels))
 
 
 def _train_rows(parts: pd.Series, labels: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -134,30 +120,62 @@ def _train_rows(parts: pd.Series, labels: np.ndarray, config: TrainConfig) -> np
     return rows
 
 
-def _trim_history(run_dir: Path) -> None:
-    """On a resume, keep only the history rows of the epochs the checkpoint holds (a run killed between
-    the checkpoint and the CSV row would otherwise repeat or lose a row)."""
-    meta, history = run_dir / "backup" / "training_metadata.json", run_dir / "history.csv"
-    if meta.exists() and history.exists():
-        done = json.loads(meta.read_text())["epoch"]  # epochs completed and checkpointed
-        rows = pd.read_csv(history)
-        write_csv_atomic(history, rows[rows["epoch"] < done])
-    elif history.exists() and not (run_dir / "model.keras").exists():
-        history.unlink()
+class EpochHistory(keras.callbacks.Callback):
+    """history.csv, a row per epoch, rewritten atomically when each epoch ends.
+
+    It runs before the checkpoint is saved, so after a kill the history holds at most one epoch more than the
+    checkpoint. A resumed fit repeats the epochs after the checkpoint, and the row of a repeated epoch replaces the
+    old one: rows from epoch e on are dropped when epoch e ends. Every epoch appears once.
+    """
+
+    def __init__(self, run: RunFolder) -> None:
+        super().__init__()
+        self.run = run
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Keep the rows of the epochs before this one, add this one's."""
+        rows = self.run.read_history() if self.run.history.exists() else pd.DataFrame({"epoch": []})
+        row = {"epoch": epoch, **{k: float(v) for k, v in sorted((logs or {}).items())}}
+        self.run.write_history(pd.concat([rows[rows["epoch"] < epoch], pd.DataFrame([row])], ignore_index=True))
 
 
-def _callbacks(run_dir: Path, config: TrainConfig) -> list[keras.callbacks.Callback]:
+class EpochCheckpoint(keras.callbacks.Callback):
+    """After each epoch, the weights and optimizer state go to the run's checkpoint for that epoch, written under
+    a temporary name and renamed, so a kill never leaves half a checkpoint (Keras's BackupAndRestore writes its
+    weights and its epoch count in place, as two files: a kill between or during them breaks the resume).
+    The checkpoints are removed when training ends."""
+
+    def __init__(self, run: RunFolder) -> None:
+        super().__init__()
+        self.run = run
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        """Save the checkpoint of epoch + 1 completed epochs; drop the older one."""
+        final, older = self.run.checkpoint(epoch + 1), self.run.completed_epochs()
+        final.parent.mkdir(parents=True, exist_ok=True)
+        partial = final.with_name(f"partial-{final.name}")
+        self.model.save_weights(partial)
+        os.replace(partial, final)
+        if older and older != epoch + 1:
+            self.run.checkpoint(older).unlink(missing_ok=True)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        """Training is over: the model itself is saved next, the checkpoints are not needed."""
+        shutil.rmtree(self.run.backup, ignore_errors=True)
+
+
+def _callbacks(run: RunFolder, config: TrainConfig) -> list[keras.callbacks.Callback]:
     callbacks = [
         keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True),
-        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
-        keras.callbacks.CSVLogger(str(run_dir / "history.csv"), append=True),
+        EpochHistory(run),
+        EpochCheckpoint(run),
     ]
     if config.tensorboard:
-        callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard")))
+        callbacks.append(keras.callbacks.TensorBoard(str(run.tensorboard)))
     return callbacks
 
 
-def _evaluate_run(model: keras.Model, run_dir: Path, config: TrainConfig, index: DatasetIndex, images: np.ndarray,
+def _evaluate_run(model: keras.Model, run: RunFolder, config: TrainConfig, index: DatasetIndex, images: np.ndarray,
                   parts: pd.Series, train_seconds: float, n_train: int) -> dict:
     table = index.table
     labels, patients = table["label"].to_numpy(), table["patient"].astype(str).to_numpy()
@@ -168,12 +186,12 @@ def _evaluate_run(model: keras.Model, run_dir: Path, config: TrainConfig, index:
     test_prob = predict_probabilities(model, images, test_rows)
     infer_ms = 1000 * (time.perf_counter() - start) / max(len(test_rows), 1)
     y, p, g = labels[test_rows], test_prob, patients[test_rows]
-    history = pd.read_csv(run_dir / "history.csv")
+    history = run.read_history()
     epochs_run = int(len(history))
-    metrics = test_report(y, p, g, threshold, config.seed) | {
-        "model": config.model, "dataset": config.dataset, "protocol": config.protocol, "run_dir": str(run_dir),
+    metrics = evaluation_report(y, p, g, threshold, config.seed) | {
+        "model": config.model, "dataset": config.dataset, "protocol": config.protocol, "run_dir": str(run.path),
         "balance": config.balance, "image_size": config.image_size, "threshold_method": config.threshold,
-        "synthetic": config.dataset.startswith("sample"),
+        "synthetic": is_synthetic(config.dataset),
         "val": binary_metrics(labels[val_rows], val_prob, threshold),
         "review": coverage_table(y, p, threshold, (config.review_width,)).iloc[0].to_dict(),
         "leak": patient_overlap(table, parts),
@@ -186,6 +204,6 @@ def _evaluate_run(model: keras.Model, run_dir: Path, config: TrainConfig, index:
     frame = frame.iloc[np.concatenate([val_rows, test_rows])].assign(probability=np.concatenate([val_prob, test_prob]))
     frame["predicted"] = (frame["probability"] >= threshold).astype(int)
     frame["review"] = review_flags(frame["probability"].to_numpy(), threshold, config.review_width)
-    write_csv_atomic(run_dir / "predictions.csv", frame)
-    write_json_atomic(run_dir / "metrics.json", metrics)
+    run.write_predictions(frame)
+    run.write_metrics(metrics)
     return metrics

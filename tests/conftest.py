@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bc_helpers import paths
+from bc_helpers.layouts import format_idc, idc_path
 from bc_helpers.sample import SampleSpec, write_sample
 
-SHARED = paths.shared_data_dir()
+# The small real subsets beside the repository (developers and CI only): ../shared/data.
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+idc_name = format_idc  # the tests' short name for an IDC file name
 
 
 @pytest.fixture(autouse=True)
@@ -47,16 +49,12 @@ def write_png(path: Path, size: tuple[int, int] = (50, 50), mode: str = "RGB", s
     return path
 
 
-def idc_name(patient: str, x: int, y: int, label: int) -> str:
-    return f"{patient}_idx5_x{x}_y{y}_class{label}.png"
-
-
 def make_idc_tree(root: Path, patients: dict[str, tuple[int, int]]) -> Path:
     """An IDC-layout tree: {patient: (negatives, positives)}."""
     for p, counts in patients.items():
         for label, n in enumerate(counts):
             for k in range(n):
-                write_png(root / p / str(label) / idc_name(p, 1 + 50 * k, 1 + 50 * label, label), seed=k)
+                write_png(idc_path(root, p, 1 + 50 * k, 1 + 50 * label, label), seed=k)
     return root
 
 

@@ -1,15 +1,20 @@
-"""`bench --quick` runs on a clean machine and writes every field of its JSON contract (no timing asserts)."""
+"""`bench --quick` runs on a clean machine and writes every field of its JSON contract (no timing asserts);
+its figures agree with each other; the README's speed figures are the rendering of the committed bench file."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bc_helpers.models import MODEL_NAMES
+from bc_helpers.registry import facts
+from bc_helpers.runs import MODEL_NAMES
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
@@ -33,6 +38,20 @@ def test_bench_quick_writes_valid_json_with_every_field(tmp_path: Path, tiny_sam
             assert figures["images_per_s"] > 0 and figures["flops_per_image"] > 0
         assert {"latency_ms_median", "latency_ms_p95", "batch_images_per_s"} <= result["inference"][name].keys()
     assert result["memory_mb"]["train_peak"] > 0 and result["memory_mb"]["cache_build_peak"] > 0
+    assert result["settings"]["jit_compile"] is False  # as `train`, which compiles without XLA
+    # The figures agree with each other: a faster model has the shorter full-IDC epoch; a larger image costs
+    # more operations; VGG-16 costs more per image than the small CNN.
+    at_50 = {name: result["training"][name]["50"] for name in MODEL_NAMES}
+    by_rate = sorted(at_50, key=lambda n: at_50[n]["images_per_s"])
+    by_epoch = sorted(at_50, key=lambda n: at_50[n]["full_idc_epoch_s"], reverse=True)
+    assert by_rate == by_epoch
+    fastest = at_50[by_rate[-1]]
+    assert fastest["full_idc_epoch_s"] * fastest["images_per_s"] == pytest.approx(facts("idc").images)
+    for name in MODEL_NAMES:
+        sizes = sorted(result["training"][name], key=int)
+        flops = [result["training"][name][size]["flops_per_image"] for size in sizes]
+        assert flops == sorted(flops) and flops[0] < flops[-1], name
+    assert at_50["vgg16"]["flops_per_image"] > 10 * at_50["cnn"]["flops_per_image"]
 
 
 def test_flop_count_of_a_known_network() -> None:
@@ -44,20 +63,39 @@ def test_flop_count_of_a_known_network() -> None:
     x = keras.layers.Reshape((8, 32))(x)
     x = keras.layers.LSTM(5)(x)
     model = keras.Model(inputs, keras.layers.Dense(2)(x))
-    conv = 2 * 8 * 8 * 9 * 3 * 4
-    lstm = 2 * 8 * 4 * (32 + 5) * 5
-    dense = 2 * 5 * 2
-    assert forward_flops(model) == conv + lstm + dense
+    # Counted by hand, 2 flops per multiply-add: the convolution makes 8x8 outputs x 4 filters, each 3x3x3 = 27
+    # multiply-adds (6,912); the LSTM runs 8 steps of 4 gates over 32 inputs + 5 recurrent units into 5 units
+    # (5,920); the dense layer 5 x 2 (10).
+    assert forward_flops(model) == 2 * (6_912 + 5_920 + 10)
 
 
 @pytest.mark.slow
 def test_full_bench_tuning_rows_and_epoch_overhead_are_measured() -> None:
-    from bc_helpers.bench import TUNING, epoch_overhead, tuning
+    from bc_helpers.bench import TUNING, epoch_overhead, train_rate, tuning
 
-    rows = tuning(steps=16, baseline=100.0, batch_size=8)
+    default = train_rate("cnn_lstm", 50, 16, 8)[0]["images_per_s"]
+    rows = tuning(steps=16, baseline=default, batch_size=8)
     assert rows.keys() == TUNING.keys()
     for label, row in rows.items():
-        assert row["images_per_s"] > 0 and row["ratio_vs_default"] == row["images_per_s"] / 100.0
+        assert row["images_per_s"] > 0 and 0.05 < row["ratio_vs_default"] < 20, label  # beside the default
         assert row["changes_results"] == TUNING[label][1]
+    by_ratio = sorted(rows, key=lambda k: rows[k]["ratio_vs_default"])
+    assert by_ratio == sorted(rows, key=lambda k: rows[k]["images_per_s"])
     overhead = epoch_overhead(epochs=1, images=64)
     assert overhead["fixed_prefetch_epoch_s"] > 0 and overhead["autotune_epoch_s"] > 0
+
+
+def test_readme_speed_figures_are_the_rendering_of_the_committed_bench_file() -> None:
+    from bc_helpers.bench import render
+
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- bench:begin (\S+) -->\n(.*?)<!-- bench:end -->", readme, re.DOTALL)
+    assert block, "README.md has no <!-- bench:begin FILE --> ... <!-- bench:end --> block"
+    source, shown = block[1], block[2]
+    assert shown == render(json.loads((REPO / source).read_text()), source)
+
+
+def test_durations_are_written_in_the_readme_units() -> None:
+    from bc_helpers.bench import duration
+
+    assert [duration(s) for s in (42, 390, 7080, 122_400)] == ["42 s", "6.5 min", "118 min", "34 h"]

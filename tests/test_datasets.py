@@ -157,3 +157,18 @@ def test_index_command_fails_clearly_on_a_layout_error(tmp_path: Path) -> None:
     )
     assert out.returncode == 2
     assert out.stderr.startswith("error: ") and "Traceback" not in out.stderr
+
+
+def test_indexing_never_generates_the_sample_and_says_how(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bc_helpers import sources
+
+    monkeypatch.setenv("BC_DATA_DIR", str(tmp_path / "data"))
+    with pytest.raises(LayoutError, match="python -m bc_helpers sample --out data/sample"):
+        index_dataset("sample")
+    assert not (tmp_path / "data").exists()
+    made = []
+    monkeypatch.setattr(sources, "ensure_sample", made.append)
+    assert sources.resolve_data_dir("sample", "") == tmp_path / "data" / "sample" / "idc"
+    assert sources.resolve_data_dir("idc", None) == tmp_path / "data" / "raw" / "idc" and made == [
+        tmp_path / "data" / "sample"]
+    assert sources.resolve_data_dir("sample", tmp_path / "mine") == tmp_path / "mine" and len(made) == 1

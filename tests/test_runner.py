@@ -4,6 +4,7 @@ a failing notebook named with its cell, and a report built from run folders."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -108,3 +109,5 @@ def test_report_from_a_real_run(tmp_path: Path, tiny_sample: Path) -> None:
     md = (tmp_path / "report.md").read_text()
     metrics = json.loads((tmp_path / "sample" / "patient" / "cnn" / "metrics.json").read_text())
     assert f"{metrics['roc_auc']:.3f}" in md
+    versions = json.loads((tmp_path / "sample" / "patient" / "cnn" / "config.json").read_text())["versions"]
+    assert re.search(rf"\| tensorflow +\| {re.escape(versions['tensorflow'])} ", md)  # the versions the runs used

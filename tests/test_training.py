@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_png
+from conftest import make_idc_tree, write_png
 
 from bc_helpers.errors import WorkbookError
 from bc_helpers.gridsearch import grid_search, grouped_folds
@@ -87,6 +87,24 @@ def test_predict_files_and_folders_and_reports_skips(trained: Path, tiny_sample:
     assert "skipped" in out.stderr and "bad.png: empty file (0 bytes)" in out.stderr
     frame, skipped = predict(trained / "model.keras", [folder])
     assert frame["probability"].between(0, 1).all() and skipped == []
+
+
+def test_predict_gives_the_probability_of_the_cached_training_row(trained: Path, tmp_path: Path) -> None:
+    """No train/serve skew: a file predicted alone is fitted as the cache fits it, IDC edge patches included."""
+    from bc_helpers.cache import load_images
+    from bc_helpers.datasets import index_dataset
+    from bc_helpers.inference import predict_probabilities
+    from bc_helpers.layouts import idc_path
+
+    root = make_idc_tree(tmp_path / "d", {"101": (2, 1)})
+    write_png(idc_path(root, "101", 901, 1, 1), size=(50, 42), seed=5)  # an edge patch: cut at the bottom
+    write_png(idc_path(root, "101", 951, 1, 0), size=(37, 50), seed=6)  # and one cut at the right
+    index = index_dataset("idc", root)
+    cached = predict_probabilities(load_model(trained / "model.keras"), load_images(index, 50, progress=False))
+    frame, skipped = predict(trained / "model.keras", [root])
+    assert skipped == [] and len(frame) == len(index.table) == 5
+    alone = frame.set_index("path").loc[index.table["path"], "probability"].to_numpy()
+    np.testing.assert_allclose(alone, cached, rtol=1e-5, atol=1e-6)
 
 
 def test_model_file_errors_are_clear(tmp_path: Path) -> None:
