@@ -57,7 +57,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(args.model, args.dataset, args.data_dir, seed=args.seed)
     write_json_atomic(args.out, result)
     print(json.dumps({k: result[k] for k in ("n_images", "n_patients", "threshold", "roc_auc",
-                                              "balanced_accuracy")} | {"out": str(args.out)}, indent=2))
+                                              "balanced_accuracy", "brier", "ece")} | {"out": str(args.out)}, indent=2))
     return 0
 
 

@@ -10,6 +10,7 @@ from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
     balanced_accuracy_score,
+    brier_score_loss,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
@@ -19,10 +20,35 @@ from sklearn.metrics import (
 )
 
 CI_METRICS = ("accuracy", "sensitivity", "specificity", "balanced_accuracy", "f1", "roc_auc")
+CALIBRATION_BINS = 10
+
+
+def reliability_table(y_true: np.ndarray, prob: np.ndarray, bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Reliability-diagram data: per equal-width probability bin, its edges, the number of images, their mean
+    predicted probability and the observed frequency of the positive class (NaN in an empty bin)."""
+    y_true, prob = np.asarray(y_true, dtype=float), np.asarray(prob, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.floor(prob * bins).astype(int), 0, bins - 1)  # bin k holds [k/bins, (k+1)/bins)
+    count = np.bincount(which, minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_predicted = np.bincount(which, prob, bins) / count
+        observed = np.bincount(which, y_true, bins) / count
+    return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": count,
+                         "mean_predicted": mean_predicted, "observed_frequency": observed})
+
+
+def expected_calibration_error(y_true: np.ndarray, prob: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """ECE: the mean over equal-width bins of |observed frequency - mean predicted|, weighted by bin size."""
+    table = reliability_table(y_true, prob, bins)
+    filled = table[table["count"] > 0]
+    gap = (filled["observed_frequency"] - filled["mean_predicted"]).abs()
+    return float((gap * filled["count"]).sum() / max(int(filled["count"].sum()), 1))
 
 
 def binary_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict:
-    """Image-level metrics; positive = IDC / malignant (label 1)."""
+    """Image-level metrics; positive = IDC / malignant (label 1). `brier` (mean squared error of the
+    probability) and `ece` (expected calibration error, 10 equal-width bins) say how far the probabilities
+    can be read as frequencies: balancing and class weights shift them."""
     y_true = np.asarray(y_true).astype(int)
     prob = np.asarray(prob, dtype=float)
     y_pred = (prob >= threshold).astype(int)
@@ -40,6 +66,8 @@ def binary_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5)
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if both else float("nan"),
         "roc_auc": float(roc_auc_score(y_true, prob)) if both else float("nan"),
         "pr_auc": float(average_precision_score(y_true, prob)) if both else float("nan"),
+        "brier": float(brier_score_loss(y_true, prob, pos_label=1)) if len(y_true) else float("nan"),
+        "ece": expected_calibration_error(y_true, prob),
         "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
         # Support-weighted averages: weighted recall equals accuracy, which is why the paper's
         # accuracy, "sensitivity" and "specificity" columns are identical.

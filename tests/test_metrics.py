@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from bc_helpers.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
-from bc_helpers.metrics import binary_metrics, bootstrap_ci, patient_metrics
+from bc_helpers.metrics import (
+    binary_metrics,
+    bootstrap_ci,
+    expected_calibration_error,
+    patient_metrics,
+    reliability_table,
+)
 
 # 10 images: 4 positives, 6 negatives. At 0.5: TP=3 (0.9, 0.8, 0.6), FN=1 (0.4), FP=1 (0.7), TN=5.
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -69,3 +75,23 @@ def test_review_band_trades_coverage_for_accuracy() -> None:
     table = coverage_table(Y, P, 0.5, widths=(0.0, 0.11))
     assert table["coverage"].tolist() == [1.0, 0.7]
     assert table["accuracy_on_decided"].tolist() == pytest.approx([0.8, 6 / 7])
+
+
+def test_brier_and_ece_hand_computed() -> None:
+    m = binary_metrics(Y, P, 0.5)
+    assert m["brier"] == pytest.approx(np.mean((P - Y) ** 2))
+    # Bins of width 0.1: [0.0, 0.1): 0.05 (y 0); [0.1, 0.2): 0.1 (0); [0.2, 0.3): 0.2 (0); [0.3, 0.4): 0.3 (0);
+    # [0.4, 0.5): 0.4 (1), 0.45 (0); [0.6, 0.7): 0.6 (1); [0.7, 0.8): 0.7 (0); [0.8, 0.9): 0.8 (1); [0.9, 1]: 0.9 (1).
+    gaps = [0.05, 0.1, 0.2, 0.3, 2 * abs(0.5 - 0.425), 0.4, 0.7, 0.2, 0.1]
+    assert m["ece"] == pytest.approx(sum(gaps) / 10)
+
+
+def test_reliability_table_counts_every_image_once() -> None:
+    table = reliability_table(Y, P)
+    assert len(table) == 10 and table["count"].sum() == len(Y)
+    row = table.iloc[4]  # [0.4, 0.5)
+    assert row["count"] == 2 and row["mean_predicted"] == pytest.approx(0.425) and row["observed_frequency"] == 0.5
+    assert np.isnan(table.iloc[5]["observed_frequency"])
+    # A probability of exactly 1.0 falls in the last bin, not past it.
+    assert reliability_table(np.array([1]), np.array([1.0]))["count"].iloc[-1] == 1
+    assert expected_calibration_error(np.array([0, 1]), np.array([0.0, 1.0])) == 0.0
