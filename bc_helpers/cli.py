@@ -37,6 +37,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         balance=args.balance, seed=args.seed, learning_rate=args.learning_rate, patience=args.patience,
         output=args.output, threshold=args.threshold, max_train_images=args.max_train_images,
         deterministic=args.deterministic, tensorboard=args.tensorboard, hparams=hparams, augment=not args.no_augment,
+        stain=args.stain,
     )
     if args.cpu_devices > 1:
         from .runtime import split_cpu
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .decisions import THRESHOLD_METHODS
     from .runs import IF_EXISTS, STRATEGIES, TrainConfig
     from .splits import PROTOCOLS
+    from .stain import STAINS
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train one model into a run folder, evaluate it on the test part")
@@ -147,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train-images", type=int, default=None, help="subsample the training part (quick runs)")
     p.add_argument("--hparams", default="", help='model hyperparameters as JSON, e.g. \'{"lstm_units": 64}\'')
     p.add_argument("--no-augment", action="store_true", help="no random rotation, flips or zoom in training")
+    p.add_argument("--stain", default=d.stain, choices=STAINS, help="augment: H&E stain jitter in HED space "
+                   "(training only)")
     p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
     p.add_argument("--tensorboard", action="store_true")
     p.add_argument("--if-exists", default="error", choices=IF_EXISTS, help="when --out holds another run")

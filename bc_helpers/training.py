@@ -25,6 +25,7 @@ from .pipeline import make_dataset
 from .runs import TrainConfig, is_finished, prepare_run_dir
 from .runtime import gpus, keras, set_seed, tf, versions
 from .splits import patient_overlap, split_frame, split_table
+from .stain import with_stain
 
 
 def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:
@@ -85,8 +86,8 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     _trim_history(run_dir)
     distribution = choose_strategy(strategy)
     with distribution.scope():
-        model = build_model(config.model, image_size=config.image_size, output=config.output,
-                            augment=config.augment, **config.hparams)
+        model = with_stain(build_model(config.model, image_size=config.image_size, output=config.output,
+                                       augment=config.augment, **config.hparams), config.stain)
         compile_model(model, config.learning_rate)
     _synchronize_batch_norm(model, distribution)
     # Class weights travel as per-sample weights in the pipeline: the same on every tf.distribute strategy.
