@@ -103,6 +103,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .files import write_json_atomic
+    from .paired import compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, n_boot=args.n_boot, seed=args.seed)
+    if args.out:
+        write_json_atomic(args.out, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="sample", choices=list(DATASETS), help="which dataset layout")
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (default: under data/)")
@@ -192,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None, help="JSON file to write")
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("compare", help="two runs on the same test images: paired bootstrap and DeLong's test")
+    p.add_argument("run_a", type=Path, help="a run folder (predictions.csv, metrics.json)")
+    p.add_argument("run_b", type=Path, help="another run folder with the same test images")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (patients resampled)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
