@@ -8,6 +8,7 @@ import pytest
 from bc_helpers.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
 from bc_helpers.metrics import (
     binary_metrics,
+    bootstrap,
     bootstrap_ci,
     expected_calibration_error,
     patient_metrics,
@@ -95,3 +96,26 @@ def test_reliability_table_counts_every_image_once() -> None:
     # A probability of exactly 1.0 falls in the last bin, not past it.
     assert reliability_table(np.array([1]), np.array([1.0]))["count"].iloc[-1] == 1
     assert expected_calibration_error(np.array([0, 1]), np.array([0.0, 1.0])) == 0.0
+
+
+def test_patient_level_labels_only_where_a_patient_has_one_label() -> None:
+    # IDC-like: patient a holds positives and negatives, so "the patient's label" means nothing.
+    patients = np.array(["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"])
+    m = patient_metrics(Y, P, patients, 0.5)
+    assert m["n_patients"] == 2 and m["n_images"] == 10 and m["label_metrics"] is False
+    assert np.isnan(m["roc_auc"]) and np.isnan(m["accuracy"])
+    # a: 4 of 5 positive, mean prob (0.9+0.8+0.6+0.4+0.7)/5 = 0.68; b: 0 positive, mean 0.22.
+    assert m["positive_share_mae"] == pytest.approx((abs(0.68 - 0.8) + 0.22) / 2)
+    assert patient_metrics(Y, P, np.array(list("aabbccddee")), 0.5)["label_metrics"] is True
+
+
+def test_bootstrap_with_few_patients_warns_and_counts_its_draws() -> None:
+    patients = np.array(list("aabbccddee"))  # 5 patients: a, b positive; c, d, e negative
+    with pytest.warns(UserWarning, match="only 5 test patients"):
+        ci, info = bootstrap(Y, P, patients, 0.5, n_boot=300, seed=0)
+    # A draw holds one class when it picks only from {a, b} or only from {c, d, e}: 2**5 + 3**5 of 5**5 draws.
+    expected = (2**5 + 3**5) / 5**5 * 300
+    assert abs(info["dropped_one_class"] - expected) < 4 * np.sqrt(expected)
+    assert info["possible_resamples"] == 126 and 1 < info["distinct_resamples"] <= 126
+    with pytest.warns(UserWarning):
+        assert ci == bootstrap_ci(Y, P, patients, 0.5, n_boot=300, seed=0)
