@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hparams", default="", help='model hyperparameters as JSON, e.g. \'{"lstm_units": 64}\'')
     p.add_argument("--no-augment", action="store_true", help="no random rotation, flips or zoom in training")
     p.add_argument("--stain", default=d.stain, choices=STAINS, help="augment: H&E stain jitter in HED space "
-                   "(training only)")
+                   "(training only); normalise: Reinhard normalisation to the training images' mean statistics")
     p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
     p.add_argument("--tensorboard", action="store_true")
     p.add_argument("--if-exists", default="error", choices=IF_EXISTS, help="when --out holds another run")

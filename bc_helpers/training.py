@@ -87,7 +87,7 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     distribution = choose_strategy(strategy)
     with distribution.scope():
         model = with_stain(build_model(config.model, image_size=config.image_size, output=config.output,
-                                       augment=config.augment, **config.hparams), config.stain)
+                                       augment=config.augment, **config.hparams), config.stain, images, train_rows)
         compile_model(model, config.learning_rate)
     _synchronize_batch_norm(model, distribution)
     # Class weights travel as per-sample weights in the pipeline: the same on every tf.distribute strategy.

@@ -13,6 +13,7 @@ from bc_helpers.stain import (
     HED_FROM_RGB,
     RGB_FROM_HED,
     HEDJitter,
+    ReinhardNormalization,
     lab_to_rgb,
     reinhard_normalise,
     reinhard_target,
@@ -80,3 +81,18 @@ def test_lab_round_trip_and_reinhard_moves_statistics_to_the_target() -> None:
     assert lab.mean(axis=(1, 2)).mean(axis=0) == pytest.approx(mean, abs=0.02)
     with pytest.raises(WorkbookError):
         reinhard_target(images[:0])
+
+
+def test_reinhard_layer_matches_numpy_and_travels_with_the_model(tmp_path) -> None:
+    images = _tissue(6)
+    target = reinhard_target(images, np.array([0, 1, 2]))
+    layer = ReinhardNormalization(*target)
+    from_layer = np.asarray(layer(images.astype("float32") / 255)) * 255
+    assert np.abs(from_layer - reinhard_normalise(images, target)).max() <= 1.0  # numpy rounds to uint8
+    model = with_stain(build_model("cnn", image_size=12, filters=(4,), dense=4), "normalise", images, np.arange(3))
+    assert model.get_layer("preprocessing").layers[-1].mean == pytest.approx(list(target[0]))
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert loaded.predict(images, verbose=0) == pytest.approx(model.predict(images, verbose=0), abs=1e-6)
+    with pytest.raises(WorkbookError, match="normalise"):
+        with_stain(model, "normalise")
