@@ -50,10 +50,11 @@ labels = (np.arange(n) >= round(n * negative_share)).astype(int)
 status = lambda key: int(next(l for l in open('/proc/self/status') if l.startswith(key)).split()[1]) / 1024
 open('/proc/self/clear_refs', 'w').write('5')  # the peak (VmHWM) restarts from here: input made
 before = status('VmRSS')
-start = time.perf_counter()
+start, cpu = time.perf_counter(), time.process_time()
 out = balance(images, labels, 'smote_hybrid', seed=0)
-seconds = time.perf_counter() - start
-print(json.dumps({'seconds': seconds, 'input_mb': images.nbytes / 2**20, 'output_mb': out.images.nbytes / 2**20,
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({'seconds': seconds, 'cpu_seconds': cpu, 'input_mb': images.nbytes / 2**20,
+                  'output_mb': out.images.nbytes / 2**20,
                   'peak_above_input_mb': status('VmHWM') - before, 'images_in': n,
                   'images_out': len(out.labels), 'report': out.report}))
 """
@@ -277,8 +278,9 @@ def input_rates(dataset: str, data_dir: str | None) -> dict:
 
 
 def balance_cost(images: int = 200_000, side: int = 50, negative_share: float = 0.716) -> dict:
-    """Seconds and peak memory above the input array of `smote_hybrid` on random uint8 images at IDC's class
-    ratio, in a child process (its own peak): every training image kept, the output included in the peak."""
+    """Seconds (wall and CPU: a shared machine stretches the first) and peak memory above the input array of
+    `smote_hybrid` on random uint8 images at IDC's class ratio, in a child process (its own peak): every
+    training image kept, the output included in the peak."""
     import json
 
     out = subprocess.run([sys.executable, "-c", BALANCE_CHILD, str(images), str(side), str(negative_share)],
@@ -360,7 +362,8 @@ def table(result: dict) -> str:
     m = result["memory_mb"]
     lines.append(f"memory: training peak {m['train_peak']:,.0f} MB, cache build peak {m['cache_build_peak']:,.0f} MB")
     b = result["balance"]
-    lines.append(f"balance: smote_hybrid on {b['images_in']:,} images of 50 px in {b['seconds']:.0f} s, peak "
+    lines.append(f"balance: smote_hybrid on {b['images_in']:,} images of 50 px in {b['seconds']:.0f} s "
+                 f"({b['cpu_seconds']:.0f} s of CPU), peak "
                  f"{b['peak_above_input_mb']:,.0f} MB above the {b['input_mb']:,.0f} MB input, {b['images_out']:,} "
                  f"images out, {b['report']['dropped']} dropped")
     lines.append(f"paper: {result['paper']['cnn_lstm_epoch_s'] / 3600:.0f} h per CNN-LSTM epoch (GPU), "
