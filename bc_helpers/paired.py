@@ -18,6 +18,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from .errors import WorkbookError
+from .metrics import MIN_BOOTSTRAP_PATIENTS
 
 METRICS = ("roc_auc", "balanced_accuracy")
 
@@ -155,7 +156,11 @@ def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 2000, seed:
     """Run A against run B on the same test images: for roc_auc and balanced_accuracy, each run's value, the
     difference A - B, a patient-level paired bootstrap interval (each draw resamples patients once and scores
     both runs on it, each at its own threshold), and a p-value (DeLong's test for ROC-AUC, the bootstrap for
-    balanced accuracy). Draws holding one class only are dropped and counted."""
+    balanced accuracy). Draws holding one class only are dropped and counted.
+
+    DeLong's test treats images as independent; patches of one patient are not, so with few patients its
+    p-value is too small, and the patient-level interval is the figure to read (under 10 patients the result
+    carries a `warning`)."""
     a, b = read_run(run_a), read_run(run_b)
     _aligned(a, b)
     y, groups = a.table["label"].to_numpy(), a.table["patient"].to_numpy()
@@ -173,8 +178,11 @@ def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 2000, seed:
     delong = delong_test(y, a.table["probability"].to_numpy(), b.table["probability"].to_numpy())
     out: dict = {"run_a": a.name, "run_b": b.name, "n_images": int(len(y)), "n_patients": int(len(draws.names)),
                  "n_boot": n_boot, "dropped_draws": int(np.isnan(diffs["roc_auc"]).sum()), "level": level,
-                 "p_value_method": {"roc_auc": "DeLong (Sun & Xu 2014)",
+                 "p_value_method": {"roc_auc": "DeLong (Sun & Xu 2014), images taken as independent",
                                     "balanced_accuracy": "patient-level paired bootstrap"}}
+    if len(draws.names) < MIN_BOOTSTRAP_PATIENTS:
+        out["warning"] = (f"only {len(draws.names)} test patients: the bootstrap has few distinct resamples and "
+                          "DeLong's p-value ignores that images of a patient are alike; read both with care")
     for name in METRICS:
         difference = point_a[name] - point_b[name]
         p = delong["p_value"] if name == "roc_auc" else _bootstrap_p(diffs[name], difference)

@@ -83,7 +83,7 @@ def test_compare_runs_paired_bootstrap(tmp_path: Path) -> None:
         assert set(r) == {"a", "b", "difference", "ci", "p_value"}
         assert r["difference"] == pytest.approx(r["a"] - r["b"]) and r["difference"] > 0
         assert r["ci"][0] < r["difference"] < r["ci"][1] and 0 <= r["p_value"] < 0.05
-    assert out["n_patients"] == 20 and out["n_images"] == 300
+    assert out["n_patients"] == 20 and out["n_images"] == 300 and "warning" not in out
     same = compare_runs(ra, ra, n_boot=50)
     for name in ("roc_auc", "balanced_accuracy"):
         assert same[name]["difference"] == 0 and same[name]["ci"] == [0.0, 0.0] and same[name]["p_value"] == 1.0
@@ -107,6 +107,7 @@ def test_read_run_keeps_test_rows_only(tmp_path: Path) -> None:
     y, a, _, g = _data(60, 6)
     run = read_run(write_run(tmp_path / "a", y, a, g, 0.3))
     assert len(run.table) == 60 and run.threshold == 0.3 and not run.table["path"].str.startswith("val_").any()
+    assert "only 6 test patients" in compare_runs(tmp_path / "a", tmp_path / "a", n_boot=20)["warning"]
 
 
 def test_seed_difference_paired_and_unpaired(tmp_path: Path) -> None:
