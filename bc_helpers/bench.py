@@ -42,6 +42,28 @@ index = index_dataset(sys.argv[1], resolve_data_dir(sys.argv[1], sys.argv[2]), u
 load_images(index, 50, progress=False)
 """ + PEAK
 
+BALANCE_CHILD = """
+import json, sys, time
+import numpy as np
+from bc_helpers.balance import balance
+n, side, negative_share = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+rng = np.random.default_rng(0)
+images = np.empty((n, side, side, 3), dtype=np.uint8)
+for start in range(0, n, 10_000):
+    images[start:start + 10_000] = rng.integers(0, 256, images[start:start + 10_000].shape, dtype=np.uint8)
+labels = (np.arange(n) >= round(n * negative_share)).astype(int)
+status = lambda key: int(next(l for l in open('/proc/self/status') if l.startswith(key)).split()[1]) / 1024
+open('/proc/self/clear_refs', 'w').write('5')  # the peak (VmHWM) restarts from here: input made
+before = status('VmRSS')
+start, cpu = time.perf_counter(), time.process_time()
+out = balance(images, labels, 'smote_hybrid', seed=0)
+seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+print(json.dumps({'seconds': seconds, 'cpu_seconds': cpu, 'input_mb': images.nbytes / 2**20,
+                  'output_mb': out.images.nbytes / 2**20,
+                  'peak_above_input_mb': status('VmHWM') - before, 'images_in': n,
+                  'images_out': len(out.labels), 'report': out.report}))
+"""
+
 
 def machine() -> dict:
     """The CPU model, core count and the versions a run depends on."""
@@ -260,6 +282,17 @@ def input_rates(dataset: str, data_dir: str | None) -> dict:
             "ratio_vs_keras_loader": cache_rate / keras_rate}
 
 
+def balance_cost(images: int = 200_000, side: int = 50, negative_share: float = 0.716) -> dict:
+    """Seconds (wall and CPU: a shared machine stretches the first) and peak memory above the input array of
+    `smote_hybrid` on random uint8 images at IDC's class ratio, in a child process (its own peak): every
+    training image kept, the output included in the peak."""
+    import json
+
+    out = subprocess.run([sys.executable, "-c", BALANCE_CHILD, str(images), str(side), str(negative_share)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 def _child_peak_mb(code: str, *args: str, cache_dir: str | None = None) -> float:
     env = {**os.environ, **({"BC_CACHE_DIR": cache_dir} if cache_dir else {})}
     out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True, env=env)
@@ -296,6 +329,7 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
             "train_peak": _child_peak_mb(TRAIN_MEMORY_CHILD, str(Path(tmp) / "run")),
             "cache_build_peak": _child_peak_mb(CACHE_MEMORY_CHILD, dataset, str(data_dir or ""), cache_dir=tmp),
         }
+    result["balance"] = balance_cost(20_000 if quick else 200_000)
     result["paper"] = {"cnn_lstm_epoch_s": COST["train_seconds_per_epoch"]["cnn_lstm"],
                        "inference_ms_per_image": COST["inference_ms_per_image"]}
     return result
@@ -328,6 +362,11 @@ def table(result: dict) -> str:
                          f"{t['ratio_vs_default']:>5.2f}x the default ({changes})")
     m = result["memory_mb"]
     lines.append(f"memory: training peak {m['train_peak']:,.0f} MB, cache build peak {m['cache_build_peak']:,.0f} MB")
+    b = result["balance"]
+    lines.append(f"balance: smote_hybrid on {b['images_in']:,} images of 50 px in {b['seconds']:.0f} s "
+                 f"({b['cpu_seconds']:.0f} s of CPU), peak "
+                 f"{b['peak_above_input_mb']:,.0f} MB above the {b['input_mb']:,.0f} MB input, {b['images_out']:,} "
+                 f"images out, {b['report']['dropped']} dropped")
     lines.append(f"paper: {result['paper']['cnn_lstm_epoch_s'] / 3600:.0f} h per CNN-LSTM epoch (GPU), "
                  f"{result['paper']['inference_ms_per_image']:.0f} ms per image")
     return "\n".join(lines)

@@ -43,6 +43,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         balance=args.balance, seed=args.seed, learning_rate=args.learning_rate, patience=args.patience,
         output=args.output, threshold=args.threshold, max_train_images=args.max_train_images,
         deterministic=args.deterministic, tensorboard=args.tensorboard, hparams=hparams, augment=not args.no_augment,
+        stain=args.stain,
     )
     if args.cpu_devices > 1:
         from .runtime import split_cpu
@@ -64,7 +65,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     result = evaluate(args.model, args.dataset, args.data_dir, seed=args.seed)
     write_json_atomic(args.out, result)
     print(json.dumps({k: result[k] for k in ("n_images", "n_patients", "threshold", "roc_auc",
-                                              "balanced_accuracy")} | {"out": str(args.out)}, indent=2))
+                                              "balanced_accuracy", "brier", "ece")} | {"out": str(args.out)}, indent=2))
     return 0
 
 
@@ -116,6 +117,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .files import write_json_atomic
+    from .paired import compare_runs
+
+    result = compare_runs(args.run_a, args.run_b, n_boot=args.n_boot, seed=args.seed)
+    if args.out:
+        write_json_atomic(args.out, result)
+    print(json.dumps(result, indent=2))
+    return 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="sample", choices=list(DATASETS), help="which dataset layout")
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (default: under data/)")
@@ -142,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .decisions import THRESHOLD_METHODS
     from .runs import IF_EXISTS, STRATEGIES, TrainConfig
     from .splits import PROTOCOLS
+    from .stain import STAINS
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train one model into a run folder, evaluate it on the test part")
@@ -162,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-train-images", type=int, default=None, help="subsample the training part (quick runs)")
     p.add_argument("--hparams", default="", help='model hyperparameters as JSON, e.g. \'{"lstm_units": 64}\'')
     p.add_argument("--no-augment", action="store_true", help="no random rotation, flips or zoom in training")
+    p.add_argument("--stain", default=d.stain, choices=STAINS, help="augment: H&E stain jitter in HED space "
+                   "(training only); normalise: Reinhard normalisation to the training images' mean statistics")
     p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
     p.add_argument("--tensorboard", action="store_true")
     p.add_argument("--if-exists", default="error", choices=IF_EXISTS, help="when --out holds another run")
@@ -211,6 +226,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("notebooks", help="regenerate the notebooks' badges and setup cell from pyproject's address")
     p.add_argument("--sync", action="store_true", help="rewrite the notebooks that differ (default: only check)")
     p.set_defaults(func=notebooks_command)
+
+    p = sub.add_parser("compare", help="two runs on the same test images: paired bootstrap and DeLong's test")
+    p.add_argument("run_a", type=Path, help="a run folder (predictions.csv, metrics.json)")
+    p.add_argument("run_b", type=Path, help="another run folder with the same test images")
+    p.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (patients resampled)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--out", type=Path, default=None, help="JSON file to write")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 

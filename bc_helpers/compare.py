@@ -7,14 +7,16 @@ from pathlib import Path
 import pandas as pd
 
 from . import paper
+from .paired import seed_difference
 from .registry import facts, full_epoch_seconds
-from .runs import MODEL_NAMES, MODEL_NOTEBOOKS, find_runs
+from .runs import MODEL_NAMES, MODEL_NOTEBOOKS, RunFolder, find_runs
 
 COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc"]
 
 
-def collect_runs(root: str | Path) -> pd.DataFrame:
-    """One row per finished run under `root` (the newest when a setting was run more than once)."""
+def collect_runs(root: str | Path, all_seeds: bool = False) -> pd.DataFrame:
+    """One row per finished run under `root`: the newest when a setting was run more than once, or with
+    `all_seeds` the newest per setting and seed (config.json's train.seed, in the `seed` column)."""
     rows = []
     for run in find_runs(root):
         m = run.read_metrics()
@@ -27,16 +29,22 @@ def collect_runs(root: str | Path) -> pd.DataFrame:
             seconds_per_epoch=m["timing"]["seconds_per_epoch"], train_images=m["timing"]["train_images"],
             inference_ms_per_image=m["timing"]["inference_ms_per_image"], synthetic=m["synthetic"],
             leak=m["leak"]["test_images_with_patient_in_train"], run_dir=str(run.path),
-            finished=run.metrics.stat().st_mtime,
+            finished=run.metrics.stat().st_mtime, seed=_run_seed(run),
         )
         rows.append(row)
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=["dataset", "protocol", "model", *COLUMNS])
-    frame = frame.sort_values("finished").drop_duplicates(["dataset", "protocol", "model"], keep="last")
+        return pd.DataFrame(columns=["dataset", "protocol", "model", "seed", *COLUMNS])
+    key = ["dataset", "protocol", "model", *(["seed"] if all_seeds else [])]
+    frame = frame.sort_values("finished").drop_duplicates(key, keep="last")
     order = {name: i for i, name in enumerate(MODEL_NAMES)}
-    return frame.sort_values(["dataset", "protocol", "model"], key=lambda s: s.map(order) if s.name == "model"
+    return frame.sort_values(key, key=lambda s: s.map(order) if s.name == "model"
                              else s).reset_index(drop=True)
+
+
+def _run_seed(run: RunFolder) -> float:
+    config = run.read_config()
+    return config["train"].get("seed", float("nan")) if config else float("nan")
 
 
 def missing_runs(runs: pd.DataFrame, datasets: list[str], protocols: list[str]) -> list[str]:
@@ -57,21 +65,58 @@ def paper_table(runs: pd.DataFrame, dataset: str, protocol: str = "patient") -> 
     return ours.join(theirs, how="left")
 
 
-def leakage_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """The same model and data under the paper's image-level split and under the patient split."""
-    if runs.empty:
+def leakage_table(runs: pd.DataFrame, n_boot: int = 500) -> pd.DataFrame:
+    """The same model and data under an image-level split and under the patient split, per dataset and each
+    image-level protocol it has: `paper` (the course's assumed reading of the paper's split) for every
+    dataset, and `kaggle` (the fixed image-level folders) for BreaKHis-like datasets. Runs are paired by
+    seed (`collect_runs(root, all_seeds=True)` gives every seed); the columns give the mean over seeds under
+    each split, the inflation (image split - patient split) and its interval: an unpaired bootstrap by
+    patient of each seed's two test sets, averaged over seeds (paired.seed_difference, paired=False).
+    A dataset is never dropped because another has a different protocol."""
+    if runs.empty or "patient" not in set(runs["protocol"]):
         return pd.DataFrame()
-    wide = runs.pivot_table(index=["dataset", "model"], columns="protocol",
-                            values=["roc_auc", "balanced_accuracy", "accuracy"])
-    both = [p for p in ("paper", "kaggle") if p in wide.columns.get_level_values(1)]
-    if "patient" not in wide.columns.get_level_values(1) or not both:
-        return pd.DataFrame()
-    out = pd.DataFrame(index=wide.index)
-    for metric in ("roc_auc", "balanced_accuracy"):
-        out[f"{metric} (patient split)"] = wide[(metric, "patient")]
-        out[f"{metric} (image split)"] = wide[(metric, both[0])]
-        out[f"{metric} inflation"] = out[f"{metric} (image split)"] - out[f"{metric} (patient split)"]
-    return out.dropna().reset_index()
+    runs = runs.assign(seed=runs["seed"] if "seed" in runs else 0)
+    rows = []
+    for (dataset, model), group in runs.groupby(["dataset", "model"], sort=False):
+        honest = group[group["protocol"] == "patient"]
+        for protocol in IMAGE_PROTOCOLS.get(dataset, ("paper", "kaggle")):
+            leaky = group[group["protocol"] == protocol]
+            pairs = _seed_pairs(leaky, honest)
+            if pairs.empty:
+                continue
+            row = {"dataset": dataset, "model": model, "image_protocol": protocol, "n_seeds": len(pairs)}
+            for metric in ("roc_auc", "balanced_accuracy"):
+                row[f"{metric} (patient split)"] = pairs[f"{metric}_honest"].mean()
+                row[f"{metric} (image split)"] = pairs[f"{metric}_leaky"].mean()
+                row[f"{metric} inflation"] = row[f"{metric} (image split)"] - row[f"{metric} (patient split)"]
+                row[f"{metric} inflation ci"] = _leak_interval(pairs, metric, n_boot)
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# The image-level protocols each dataset is trained under: `paper` (the course's assumption) everywhere,
+# `kaggle` (the fixed folders) on BreaKHis. Other datasets: whichever of the two their runs have.
+IMAGE_PROTOCOLS = {"sample": ("paper",), "idc": ("paper",), "sample_breakhis": ("kaggle", "paper"),
+                   "breakhis": ("kaggle", "paper")}
+
+
+def _seed_pairs(leaky: pd.DataFrame, honest: pd.DataFrame) -> pd.DataFrame:
+    """Leaky and honest runs of one model matched by seed; with no seed in common, the newest run of each."""
+    cols = ["seed", "roc_auc", "balanced_accuracy", "run_dir"]
+    pairs = leaky[cols].merge(honest[cols], on="seed", suffixes=("_leaky", "_honest"))
+    if pairs.empty and not leaky.empty and not honest.empty:  # one run each, of different seeds: the newest
+        newest = [frame[cols].tail(1).reset_index(drop=True) for frame in (leaky, honest)]
+        pairs = newest[0].add_suffix("_leaky").join(newest[1].add_suffix("_honest"))
+    return pairs
+
+
+def _leak_interval(pairs: pd.DataFrame, metric: str, n_boot: int) -> tuple[float, float]:
+    """The interval of the mean inflation; NaN when a run folder has no predictions.csv."""
+    folders = list(zip(pairs["run_dir_leaky"], pairs["run_dir_honest"], strict=True))
+    if not all((Path(d) / "predictions.csv").exists() for pair in folders for d in pair):
+        return (float("nan"), float("nan"))
+    lo, hi = seed_difference(folders, metric, paired=False, n_boot=n_boot)["ci"]
+    return (lo, hi)
 
 
 def cost_table(runs: pd.DataFrame) -> pd.DataFrame:

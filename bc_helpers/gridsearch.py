@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -10,21 +11,38 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
+from .balance import balance
 from .inference import predict_probabilities
 from .models import build_model, compile_model, targets_for
 from .pipeline import make_dataset
-from .runtime import keras, set_seed, tf_log_level
+from .runs import TrainConfig
+from .runtime import keras, set_seed, tf, tf_log_level
 
-# Small enough to finish in minutes on the sample; the paper's Table 2 values are not published.
-DEFAULT_GRID: dict[str, list] = {"filters": [(16, 32, 64), (32, 64, 128)], "lstm_units": [32, 128]}
-COMPILE_KEYS = ("learning_rate",)
+# The dimensions of the paper's Table 2 search (its values are not published): filters, kernel size,
+# activation, pooling, dropout and learning rate. One factor at a time around the defaults of
+# models.cnn_lstm: 7 settings, not the 2**6 = 64 of a full factorial, so that it fits the default run.
+DEFAULT_GRID: list[dict[str, list]] = [
+    {"learning_rate": [1e-3, 3e-4]},
+    {"filters": [(16, 32, 64)]},
+    {"kernel_size": [5]},
+    {"activation": ["elu"]},
+    {"pooling": ["avg"]},
+    {"conv_dropout": [0.3]},
+]
+COMPILE_KEYS = ("learning_rate",)  # settings of the training, not of the model: TrainConfig.learning_rate
 
 
 @dataclass
 class GridResult:
     table: pd.DataFrame  # one row per setting: its values, mean and std of each score over the folds
-    folds: pd.DataFrame  # one row per setting and fold
-    best: dict  # the best setting (highest mean validation ROC-AUC), ready for build_model / TrainConfig
+    folds: pd.DataFrame  # one row per setting and fold (the spread across folds)
+    best: dict  # the best setting's model hyperparameters (highest mean validation ROC-AUC), for build_model
+    learning_rate: float | None = None  # the best setting's learning rate, when the grid has one
+
+    def train_config(self, base: TrainConfig) -> TrainConfig:
+        """`base` with the best setting: its model hyperparameters over base.hparams, and its learning rate."""
+        lr = base.learning_rate if self.learning_rate is None else self.learning_rate
+        return dataclasses.replace(base, hparams={**base.hparams, **self.best}, learning_rate=lr)
 
 
 def grouped_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, seed: int = 0) -> list:
@@ -35,26 +53,31 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, see
 
 @tf_log_level("ERROR")  # a new model per fold retraces predict by design: not worth a warning
 def grid_search(
-    images: np.ndarray, rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, grid: dict | None = None,
-    model: str = "cnn_lstm", folds: int = 5, epochs: int = 2, image_size: int = 50, batch_size: int = 64,
-    seed: int = 0, verbose: bool = True,
+    images: np.ndarray, rows: np.ndarray, labels: np.ndarray, groups: np.ndarray,
+    grid: dict | list[dict] | None = None, model: str = "cnn_lstm", folds: int = 5, epochs: int = 2,
+    image_size: int = 50, batch_size: int = 64, seed: int = 0, verbose: bool = True,
+    balancing: str = "smote_hybrid",
 ) -> GridResult:
-    """Score every setting of `grid` by grouped k-fold CV over images[rows] (the train and validation parts)."""
+    """Score every setting of `grid` (a dict, or a list of dicts as scikit-learn's ParameterGrid takes) by
+    grouped k-fold CV over images[rows] (the train and validation parts). Each fold's training part is
+    balanced as the final run is (`balancing`: balance.balance's method), its validation part never."""
     grid = DEFAULT_GRID if grid is None else grid
+    settings = list(ParameterGrid(grid))
+    keys = list(dict.fromkeys(k for s in settings for k in s))
     splits = grouped_folds(labels, groups, folds, seed)
     records = []
-    for k, setting in enumerate(ParameterGrid(grid)):
+    for k, setting in enumerate(settings):
         hparams = {key: v for key, v in setting.items() if key not in COMPILE_KEYS}
         lr = setting.get("learning_rate", 1e-3)
         for fold, (fit_idx, val_idx) in enumerate(splits):
             set_seed(seed + fold)
             start = time.perf_counter()
             net = compile_model(build_model(model, image_size=image_size, **hparams), lr)
-            net.fit(make_dataset(images, targets_for(net, labels[fit_idx]), batch_size, True, seed, rows[fit_idx]),
+            net.fit(_fold_dataset(net, images, rows[fit_idx], labels[fit_idx], balancing, batch_size, seed),
                     epochs=epochs, shuffle=False, verbose=0)
             prob = predict_probabilities(net, images, rows[val_idx])
             y = labels[val_idx]
-            records.append({"setting": k, **{key: str(v) for key, v in setting.items()}, "fold": fold,
+            records.append({"setting": k, **{key: str(setting.get(key, "")) for key in keys}, "fold": fold,
                             "roc_auc": roc_auc_score(y, prob) if len(set(y)) == 2 else np.nan,
                             "balanced_accuracy": balanced_accuracy_score(y, prob >= 0.5),
                             "seconds": time.perf_counter() - start})
@@ -62,9 +85,21 @@ def grid_search(
             if verbose:
                 print(f"setting {k} {setting} fold {fold + 1}/{folds}: ROC-AUC {records[-1]['roc_auc']:.3f}")
     per_fold = pd.DataFrame(records)
-    keys = ["setting", *grid.keys()]
-    table = per_fold.groupby(keys, sort=False)[["roc_auc", "balanced_accuracy", "seconds"]].agg(["mean", "std"])
+    table = per_fold.groupby(["setting", *keys], sort=False)[["roc_auc", "balanced_accuracy", "seconds"]].agg(
+        ["mean", "std"])
     table.columns = [f"{stat}_{name}" for name, stat in table.columns]
     table = table.reset_index().sort_values("mean_roc_auc", ascending=False, ignore_index=True)
-    best = dict(list(ParameterGrid(grid))[int(table.loc[0, "setting"])])
-    return GridResult(table, per_fold, best)
+    best = settings[int(table.loc[0, "setting"])]
+    return GridResult(table, per_fold, {k: v for k, v in best.items() if k not in COMPILE_KEYS},
+                      best.get("learning_rate"))
+
+
+def _fold_dataset(net: keras.Model, images: np.ndarray, fit_rows: np.ndarray, fit_labels: np.ndarray,
+                  balancing: str, batch_size: int, seed: int) -> tf.data.Dataset:
+    """A fold's training batches, balanced like training.train balances the training part."""
+    smote = balancing == "smote_hybrid"
+    balanced = balance(np.asarray(images[fit_rows]) if smote else images, fit_labels, balancing, seed)
+    cw = balanced.class_weight
+    weights = None if cw is None else np.where(balanced.labels == 1, cw[1], cw[0]).astype(np.float32)
+    source, source_rows = (balanced.images, None) if smote else (images, fit_rows)
+    return make_dataset(source, targets_for(net, balanced.labels), batch_size, True, seed, source_rows, weights)

@@ -4,12 +4,16 @@ intervals resampled by patient."""
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import pandas as pd
 from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
     balanced_accuracy_score,
+    brier_score_loss,
     confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
@@ -19,10 +23,40 @@ from sklearn.metrics import (
 )
 
 CI_METRICS = ("accuracy", "sensitivity", "specificity", "balanced_accuracy", "f1", "roc_auc")
+CALIBRATION_BINS = 10
+MIN_BOOTSTRAP_PATIENTS = 10  # fewer test patients: the bootstrap warns
+PATIENT_LABEL_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "balanced_accuracy", "roc_auc",
+                         "pr_auc", "brier", "ece")
+
+
+def _calibration_bins(y_true: np.ndarray, prob: np.ndarray, bins: int) -> tuple[np.ndarray, ...]:
+    """Per equal-width bin k = [k/bins, (k+1)/bins) (1.0 in the last): count, sum of probabilities, positives."""
+    y_true, prob = np.asarray(y_true, dtype=float), np.asarray(prob, dtype=float)
+    which = np.clip(np.floor(prob * bins).astype(int), 0, bins - 1)
+    return (np.bincount(which, minlength=bins), np.bincount(which, prob, bins), np.bincount(which, y_true, bins))
+
+
+def reliability_table(y_true: np.ndarray, prob: np.ndarray, bins: int = CALIBRATION_BINS) -> pd.DataFrame:
+    """Reliability-diagram data: per equal-width probability bin, its edges, the number of images, their mean
+    predicted probability and the observed frequency of the positive class (NaN in an empty bin)."""
+    count, prob_sum, positives = _calibration_bins(y_true, prob, bins)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": count,
+                             "mean_predicted": prob_sum / count, "observed_frequency": positives / count})
+
+
+def expected_calibration_error(y_true: np.ndarray, prob: np.ndarray, bins: int = CALIBRATION_BINS) -> float:
+    """ECE: the mean over equal-width bins of |observed frequency - mean predicted|, weighted by bin size,
+    i.e. sum over bins of |positives - sum of probabilities| / images."""
+    count, prob_sum, positives = _calibration_bins(y_true, prob, bins)
+    return float(np.abs(positives - prob_sum).sum() / max(int(count.sum()), 1))
 
 
 def binary_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict:
-    """Image-level metrics; positive = IDC / malignant (label 1)."""
+    """Image-level metrics; positive = IDC / malignant (label 1). `brier` (mean squared error of the
+    probability) and `ece` (expected calibration error, 10 equal-width bins) say how far the probabilities
+    can be read as frequencies: balancing and class weights shift them."""
     y_true = np.asarray(y_true).astype(int)
     prob = np.asarray(prob, dtype=float)
     y_pred = (prob >= threshold).astype(int)
@@ -40,6 +74,8 @@ def binary_metrics(y_true: np.ndarray, prob: np.ndarray, threshold: float = 0.5)
         "balanced_accuracy": float(balanced_accuracy_score(y_true, y_pred)) if both else float("nan"),
         "roc_auc": float(roc_auc_score(y_true, prob)) if both else float("nan"),
         "pr_auc": float(average_precision_score(y_true, prob)) if both else float("nan"),
+        "brier": float(brier_score_loss(y_true, prob, pos_label=1)) if len(y_true) else float("nan"),
+        "ece": expected_calibration_error(y_true, prob),
         "confusion": {"tn": int(tn), "fp": int(fp), "fn": int(fn), "tp": int(tp)},
         # Support-weighted averages: weighted recall equals accuracy, which is why the paper's
         # accuracy, "sensitivity" and "specificity" columns are identical.
@@ -56,41 +92,78 @@ def patient_table(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray) ->
     return out.reset_index()
 
 
-def patient_metrics(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float = 0.5) -> dict:
-    """Probabilities averaged per patient, against the patient's majority label."""
+def patient_metrics(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float = 0.5,
+                    labels: bool | None = None) -> dict:
+    """Patient level: probabilities averaged per patient.
+
+    `positive_share_mae`: mean over patients of |mean probability - share of positive images|, the error in
+    how much of a patient is positive; meaningful everywhere, and the patient-level figure for IDC, where a
+    patient has IDC and healthy tissue alike. The label metrics (accuracy, ROC-AUC, ...) against the
+    patient's label are computed only where a patient has one label (BreaKHis: benign or malignant); else they
+    are NaN and `label_metrics` is False. labels=None decides from the data: every patient single-label."""
     table = patient_table(y_true, prob, patients)
-    result = binary_metrics(table["label"].to_numpy(), table["mean_prob"].to_numpy(), threshold)
-    result["n_patients"] = int(len(table))
-    result["positive_share_mae"] = float((table["mean_prob"] - table["positive_share"]).abs().mean())
-    return result
+    single = bool(table["positive_share"].isin([0.0, 1.0]).all())
+    labels = single if labels is None else labels
+    result = {"n_patients": int(len(table)), "threshold": float(threshold), "label_metrics": labels,
+              "positive_share_mae": float((table["mean_prob"] - table["positive_share"]).abs().mean())}
+    if labels:
+        by_patient = binary_metrics(table["label"].to_numpy(), table["mean_prob"].to_numpy(), threshold)
+        return by_patient | result | {"n_images": int(len(y_true))}
+    return result | {name: float("nan") for name in PATIENT_LABEL_METRICS} | {"n_images": int(len(y_true))}
+
+
+def bootstrap(
+    y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float = 0.5,
+    n_boot: int = 500, seed: int = 0, level: float = 0.95,
+) -> tuple[dict[str, list[float]], dict]:
+    """Percentile intervals, resampling whole patients with replacement (images of a patient are not
+    independent), and what the draws were: how many were dropped for holding one class, how many distinct
+    resamples there were (of C(2k-1, k) possible for k patients). Under 10 patients it warns: the interval
+    then rests on few distinct resamples."""
+    y_true, prob = np.asarray(y_true).astype(int), np.asarray(prob, dtype=float)
+    groups = pd.Series(np.arange(len(y_true))).groupby(np.asarray(patients).astype(str)).apply(np.array).tolist()
+    rng = np.random.default_rng(seed)
+    draws: dict[str, list[float]] = {m: [] for m in CI_METRICS}
+    seen, dropped = set(), 0
+    for _ in range(n_boot):
+        picked = rng.integers(0, len(groups), len(groups))
+        seen.add(tuple(np.sort(picked)))
+        rows = np.concatenate([groups[i] for i in picked])
+        if len(np.unique(y_true[rows])) < 2:
+            dropped += 1
+            continue
+        m = binary_metrics(y_true[rows], prob[rows], threshold)
+        for name in CI_METRICS:
+            draws[name].append(m[name])
+    alpha = (1 - level) / 2
+    ci = {name: [float(np.quantile(v, alpha)), float(np.quantile(v, 1 - alpha))] if v else [float("nan")] * 2
+          for name, v in draws.items()}
+    k = len(groups)
+    info = {"n_boot": n_boot, "dropped_one_class": dropped, "n_patients": k, "distinct_resamples": len(seen),
+            "possible_resamples": math.comb(2 * k - 1, k) if k else 0, "level": level}
+    if k < MIN_BOOTSTRAP_PATIENTS:
+        info["warning"] = (f"only {k} test patients: {len(seen)} distinct resamples, {dropped} of {n_boot} draws "
+                           "dropped for holding one class; the interval is rough")
+        warnings.warn(info["warning"], stacklevel=2)
+    return ci, info
 
 
 def bootstrap_ci(
     y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float = 0.5,
     n_boot: int = 500, seed: int = 0, level: float = 0.95,
 ) -> dict[str, list[float]]:
-    """Percentile intervals, resampling whole patients with replacement (images of a patient are not independent)."""
-    y_true, prob = np.asarray(y_true).astype(int), np.asarray(prob, dtype=float)
-    groups = pd.Series(np.arange(len(y_true))).groupby(np.asarray(patients).astype(str)).apply(np.array).tolist()
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {m: [] for m in CI_METRICS}
-    for _ in range(n_boot):
-        rows = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
-        if len(np.unique(y_true[rows])) < 2:
-            continue
-        m = binary_metrics(y_true[rows], prob[rows], threshold)
-        for name in CI_METRICS:
-            draws[name].append(m[name])
-    alpha = (1 - level) / 2
-    return {name: [float(np.quantile(v, alpha)), float(np.quantile(v, 1 - alpha))] if v else [float("nan")] * 2
-            for name, v in draws.items()}
+    """The intervals of `bootstrap` alone."""
+    return bootstrap(y_true, prob, patients, threshold, n_boot, seed, level)[0]
 
 
-def evaluation_report(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float,
-                      seed: int = 0) -> dict:
-    """Everything reported for a test set: image-level metrics, patients, bootstrap intervals, patient level."""
+def evaluation_report(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float, seed: int = 0,
+                patient_labels: bool | None = None) -> dict:
+    """Everything reported for a test set: image-level metrics, patients, bootstrap intervals (`ci`) and what
+    the draws were (`bootstrap`), patient level (see patient_metrics for `patient_labels`)."""
+    ci, info = bootstrap(y_true, prob, patients, threshold, seed=seed)
     return binary_metrics(y_true, prob, threshold) | {
         "n_patients": int(len(np.unique(patients))),
-        "ci": bootstrap_ci(y_true, prob, patients, threshold, seed=seed),
-        "patient_level": patient_metrics(y_true, prob, patients, threshold),
+        "ci": ci,
+        "bootstrap": info,
+        "patient_level": patient_metrics(y_true, prob, patients, threshold, patient_labels),
     }

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-# Tables 3 and 4 as published. Their "AUC" is Eq. 5, (sensitivity + specificity) / 2: balanced accuracy.
-# Identical accuracy / sensitivity / specificity columns are what support-weighted averages give.
+# Tables 3 and 4 as published (the best and lowest rows; see NOTE). Two readings of the paper's "AUC" column:
+# - its Eq. 5 defines "AUC" as (sensitivity + specificity) / 2, i.e. balanced accuracy;
+# - its values are not that mean of its own columns (0.995 beside 99.17% and 99.17%; 0.887 beside 89.26%), and
+#   its Figs 9-10 are ROC curves: read as the area under them, the values are a ROC-AUC.
+# So the column is filed under both names; AUC_READINGS says why.
 RESULTS = pd.DataFrame(
     [
         ("idc", "cnn_lstm", 0.9917, 0.9917, 0.9917, 0.9917, 0.995),
@@ -15,10 +18,36 @@ RESULTS = pd.DataFrame(
     ],
     columns=["dataset", "model", "accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy"],
 )
-NOTE = "The paper gives only its best (CNN-LSTM) and lowest (ResNet-50) rows; CNN, LSTM, GRU and VGG-16 lie between."
+RESULTS["roc_auc"] = RESULTS["balanced_accuracy"]
+AUC_READINGS = {
+    "balanced_accuracy": "the paper's Eq. 5 defines its \"AUC\" as (sensitivity + specificity) / 2",
+    "roc_auc": "its \"AUC\" values differ from the mean of its own sensitivity and specificity (0.995 against "
+               "99.17%, 0.887 against 89.26%), and its Figs 9-10 are ROC curves: the values read as areas under them",
+}
+NOTE = ("The paper's Tables 3-4 list every model (CNN, LSTM, GRU, VGG-16, ResNet-50, CNN-LSTM), but as images, "
+        "not text; the summary this workbook works from (paper.md) transcribes only the best (CNN-LSTM) and "
+        "lowest (ResNet-50) rows, so only those are filled in here. Its \"AUC\" column is shown under both "
+        "readings: balanced accuracy (its Eq. 5) and ROC-AUC (its values and Figs 9-10).")
+# The paper never states how it split its data. The "paper" protocol (a stratified image-level 70/15/15 split)
+# is this course's assumption of what an unstated split most likely was; "kaggle" (BreaKHis) is the
+# dataset's own image-level folder split.
+PROTOCOL_NOTE = ("The 'paper' protocol, a stratified image-level 70/15/15 split, is this course's assumption: "
+                 "the paper does not state its split. Both it and BreaKHis's 'kaggle' folders are image-level.")
 
 COST = {"train_seconds_per_epoch": {"cnn_lstm": 7200.0, "cnn": 3600.0, "lstm": 3600.0}, "inference_ms_per_image": 50.0}
 IDC_IMAGES = 277_524
+# Where the IDC patient counts come from. The source study (Janowczyk & Madabhushi 2016; Cruz-Roa et al. 2014)
+# cut the patches from 162 whole-slide images; "162 patients" elsewhere is that slide count. The Kaggle
+# archive has one folder per patient id; the count usually quoted for it is 279 folders (each present twice,
+# see paper.md), which this repository cannot check without the full download: `python -m bc_helpers index
+# --dataset idc --data-dir data/raw/idc` prints "patients" for a real copy.
+IDC_SOURCE_SLIDES = 162
+IDC_PATIENT_COUNTS = {
+    "source study slides": (162, "Janowczyk & Madabhushi 2016 / Cruz-Roa et al. 2014, as quoted by paper.md "
+                                 "and the Kaggle dataset page"),
+    "Kaggle archive patient folders": (279, "commonly quoted for the Kaggle archive; not verified here (needs "
+                                            "the full download: `python -m bc_helpers index --dataset idc`)"),
+}
 
 # Published patient-level results on the IDC test patients (Cruz-Roa 2014 split).
 PATIENT_LEVEL_BASELINES = pd.DataFrame(

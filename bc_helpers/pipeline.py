@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .runtime import keras, tf
+from .stain import stain_layers
 
 ROTATION_DEGREES = 15
 ZOOM = 0.2
@@ -52,8 +53,11 @@ def make_dataset(
     return ds.map(load).prefetch(prefetch).with_options(options)
 
 
-def preprocessing(image_size: int, augment: bool = True, name: str = "preprocessing") -> keras.Sequential:
-    """Resize, rescale to [0, 1], and (in training only) rotate 15 deg, flip both ways, zoom 20%."""
+def preprocessing(image_size: int, augment: bool = True, name: str = "preprocessing", stain: str = "none",
+                  stain_target: tuple[np.ndarray, np.ndarray] | None = None) -> keras.Sequential:
+    """Resize, rescale to [0, 1], and (in training only) rotate 15 deg, flip both ways, zoom 20%; with
+    stain='augment', also jitter the H&E stains (stain.HEDJitter, training only); with stain='normalise',
+    Reinhard-normalise every image to `stain_target` (stain.reinhard_target)."""
     layers = [keras.layers.Resizing(image_size, image_size), keras.layers.Rescaling(1.0 / 255)]
     if augment:
         layers += [
@@ -61,4 +65,4 @@ def preprocessing(image_size: int, augment: bool = True, name: str = "preprocess
             keras.layers.RandomFlip("horizontal_and_vertical"),
             keras.layers.RandomZoom((-ZOOM, ZOOM), fill_mode="reflect"),
         ]
-    return keras.Sequential(layers, name=name)
+    return keras.Sequential(layers + stain_layers(stain, stain_target), name=name)

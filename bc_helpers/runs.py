@@ -40,6 +40,7 @@ class TrainConfig:
     patience: int = 3
     output: str = "sigmoid"
     augment: bool = True
+    stain: str = "none"  # stain.STAINS: augment (H&E jitter, training only), normalise (Reinhard)
     threshold: str = "youden"
     target_sensitivity: float = 0.95
     review_width: float = 0.1

@@ -29,6 +29,7 @@ from .runs import RunFolder, TrainConfig, prepare_run_dir
 from .runtime import gpus, keras, set_seed, tf, versions
 from .sources import resolve_data_dir
 from .splits import patient_overlap, split_frame, split_table
+from .stain import with_stain
 
 # On a GPU, training runs in mixed precision (float16 compute, float32 weights); batch size and XLA stay as
 # configured (TrainConfig's batch_size, no jit_compile), as `bench` measures them.
@@ -80,8 +81,8 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     with precision_policy(GPU_POLICY if gpus() else None):
         distribution = choose_strategy(strategy)
         with distribution.scope():
-            model = build_model(config.model, image_size=config.image_size, output=config.output,
-                                augment=config.augment, **config.hparams)
+            model = with_stain(build_model(config.model, image_size=config.image_size, output=config.output,
+                                           augment=config.augment, **config.hparams), config.stain, images, train_rows)
             compile_model(model, config.learning_rate)
         synchronize_batch_norm(model, distribution)
     # Class weights travel as per-sample weights in the pipeline: the same on every tf.distribute strategy.

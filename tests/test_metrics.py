@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from bc_helpers.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
-from bc_helpers.metrics import binary_metrics, bootstrap_ci, patient_metrics
+from bc_helpers.metrics import (
+    binary_metrics,
+    bootstrap,
+    bootstrap_ci,
+    expected_calibration_error,
+    patient_metrics,
+    reliability_table,
+)
 
 # 10 images: 4 positives, 6 negatives. At 0.5: TP=3 (0.9, 0.8, 0.6), FN=1 (0.4), FP=1 (0.7), TN=5.
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -69,3 +76,46 @@ def test_review_band_trades_coverage_for_accuracy() -> None:
     table = coverage_table(Y, P, 0.5, widths=(0.0, 0.11))
     assert table["coverage"].tolist() == [1.0, 0.7]
     assert table["accuracy_on_decided"].tolist() == pytest.approx([0.8, 6 / 7])
+
+
+def test_brier_and_ece_hand_computed() -> None:
+    m = binary_metrics(Y, P, 0.5)
+    assert m["brier"] == pytest.approx(np.mean((P - Y) ** 2))
+    # Bins of width 0.1: [0.0, 0.1): 0.05 (y 0); [0.1, 0.2): 0.1 (0); [0.2, 0.3): 0.2 (0); [0.3, 0.4): 0.3 (0);
+    # [0.4, 0.5): 0.4 (1), 0.45 (0); [0.6, 0.7): 0.6 (1); [0.7, 0.8): 0.7 (0); [0.8, 0.9): 0.8 (1); [0.9, 1]: 0.9 (1).
+    gaps = [0.05, 0.1, 0.2, 0.3, 2 * abs(0.5 - 0.425), 0.4, 0.7, 0.2, 0.1]
+    assert m["ece"] == pytest.approx(sum(gaps) / 10)
+
+
+def test_reliability_table_counts_every_image_once() -> None:
+    table = reliability_table(Y, P)
+    assert len(table) == 10 and table["count"].sum() == len(Y)
+    row = table.iloc[4]  # [0.4, 0.5)
+    assert row["count"] == 2 and row["mean_predicted"] == pytest.approx(0.425) and row["observed_frequency"] == 0.5
+    assert np.isnan(table.iloc[5]["observed_frequency"])
+    # A probability of exactly 1.0 falls in the last bin, not past it.
+    assert reliability_table(np.array([1]), np.array([1.0]))["count"].iloc[-1] == 1
+    assert expected_calibration_error(np.array([0, 1]), np.array([0.0, 1.0])) == 0.0
+
+
+def test_patient_level_labels_only_where_a_patient_has_one_label() -> None:
+    # IDC-like: patient a holds positives and negatives, so "the patient's label" means nothing.
+    patients = np.array(["a", "a", "a", "a", "a", "b", "b", "b", "b", "b"])
+    m = patient_metrics(Y, P, patients, 0.5)
+    assert m["n_patients"] == 2 and m["n_images"] == 10 and m["label_metrics"] is False
+    assert np.isnan(m["roc_auc"]) and np.isnan(m["accuracy"])
+    # a: 4 of 5 positive, mean prob (0.9+0.8+0.6+0.4+0.7)/5 = 0.68; b: 0 positive, mean 0.22.
+    assert m["positive_share_mae"] == pytest.approx((abs(0.68 - 0.8) + 0.22) / 2)
+    assert patient_metrics(Y, P, np.array(list("aabbccddee")), 0.5)["label_metrics"] is True
+
+
+def test_bootstrap_with_few_patients_warns_and_counts_its_draws() -> None:
+    patients = np.array(list("aabbccddee"))  # 5 patients: a, b positive; c, d, e negative
+    with pytest.warns(UserWarning, match="only 5 test patients"):
+        ci, info = bootstrap(Y, P, patients, 0.5, n_boot=300, seed=0)
+    # A draw holds one class when it picks only from {a, b} or only from {c, d, e}: 2**5 + 3**5 of 5**5 draws.
+    expected = (2**5 + 3**5) / 5**5 * 300
+    assert abs(info["dropped_one_class"] - expected) < 4 * np.sqrt(expected)
+    assert info["possible_resamples"] == 126 and 1 < info["distinct_resamples"] <= 126
+    with pytest.warns(UserWarning):
+        assert ci == bootstrap_ci(Y, P, patients, 0.5, n_boot=300, seed=0)

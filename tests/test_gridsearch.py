@@ -1,0 +1,49 @@
+"""The grid search: the learning rate reaches the final training, folds are balanced like the final run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bc_helpers.gridsearch import DEFAULT_GRID, GridResult, grid_search
+from bc_helpers.models import build_model
+from bc_helpers.runs import TrainConfig
+
+
+def test_default_grid_covers_the_papers_search_dimensions() -> None:
+    keys = {k for part in DEFAULT_GRID for k in part}
+    assert keys == {"filters", "kernel_size", "activation", "pooling", "conv_dropout", "learning_rate"}
+    for part in DEFAULT_GRID:  # every value builds a model
+        for key, values in part.items():
+            if key != "learning_rate":
+                for v in values:
+                    build_model("cnn_lstm", image_size=16, lstm_units=2, dense=2, **{key: v})
+
+
+def test_train_config_takes_the_learning_rate_out_of_hparams() -> None:
+    result = GridResult(None, None, {"lstm_units": 8}, 3e-4)
+    config = result.train_config(TrainConfig(hparams={"dense": 16}, learning_rate=1e-3))
+    assert config.learning_rate == 3e-4 and config.hparams == {"dense": 16, "lstm_units": 8}
+    assert GridResult(None, None, {}, None).train_config(TrainConfig(learning_rate=0.01)).learning_rate == 0.01
+
+
+@pytest.mark.slow
+def test_grid_with_learning_rate_and_smote_folds(tiny_sample: Path) -> None:
+    from bc_helpers.cache import load_images
+    from bc_helpers.datasets import index_dataset
+
+    index = index_dataset("sample", tiny_sample / "idc")
+    images = load_images(index, 50, progress=False)
+    rows = np.arange(len(index.table))
+    grid = [{"learning_rate": [1e-3, 1e-2], "filters": [(4,)], "lstm_units": [4]}, {"kernel_size": [5],
+             "filters": [(4,)], "lstm_units": [4]}]
+    result = grid_search(images, rows, index.table["label"].to_numpy(), index.table["patient"].to_numpy(), grid,
+                         folds=2, epochs=1, image_size=16, verbose=False, balancing="smote_hybrid")
+    assert len(result.folds) == 6 and len(result.table) == 3
+    assert "learning_rate" not in result.best and result.best["filters"] == (4,)
+    winner = result.table.loc[0]
+    assert (result.learning_rate is None) == (winner["learning_rate"] == "")
+    config = result.train_config(TrainConfig())
+    build_model("cnn_lstm", image_size=16, **config.hparams)  # no TypeError: the rate is not a model argument
