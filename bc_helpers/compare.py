@@ -113,7 +113,7 @@ def _seed_pairs(leaky: pd.DataFrame, honest: pd.DataFrame) -> pd.DataFrame:
 def _leak_interval(pairs: pd.DataFrame, metric: str, n_boot: int) -> tuple[float, float]:
     """The interval of the mean inflation; NaN when a run folder has no predictions.csv."""
     folders = list(zip(pairs["run_dir_leaky"], pairs["run_dir_honest"], strict=True))
-    if not all((Path(d) / "predictions.csv").exists() for pair in folders for d in pair):
+    if not all(RunFolder(d).predictions.exists() for pair in folders for d in pair):
         return (float("nan"), float("nan"))
     lo, hi = seed_difference(folders, metric, paired=False, n_boot=n_boot)["ci"]
     return (lo, hi)

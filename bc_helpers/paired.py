@@ -128,7 +128,7 @@ def _aligned(a: RunTest, b: RunTest) -> None:
     same = len(a.table) == len(b.table) and (a.table["path"].to_numpy() == b.table["path"].to_numpy()).all()
     if not same or not (a.table["label"].to_numpy() == b.table["label"].to_numpy()).all():
         raise WorkbookError(
-            f"{a.name}/predictions.csv and {b.name}/predictions.csv hold different test images: a paired "
+            f"{RunFolder(a.name).predictions} and {RunFolder(b.name).predictions} hold different test images: a paired "
             "comparison needs two runs with the same split (same dataset, protocol and seed)."
         )
 

@@ -35,7 +35,6 @@ PROTOCOL_NOTE = ("The 'paper' protocol, a stratified image-level 70/15/15 split,
                  "the paper does not state its split. Both it and BreaKHis's 'kaggle' folders are image-level.")
 
 COST = {"train_seconds_per_epoch": {"cnn_lstm": 7200.0, "cnn": 3600.0, "lstm": 3600.0}, "inference_ms_per_image": 50.0}
-IDC_IMAGES = 277_524
 # Where the IDC patient counts come from. The source study (Janowczyk & Madabhushi 2016; Cruz-Roa et al. 2014)
 # cut the patches from 162 whole-slide images; "162 patients" elsewhere is that slide count. The Kaggle
 # archive has one folder per patient id; the count usually quoted for it is 279 folders (each present twice,
