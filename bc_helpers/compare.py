@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paper
+from .ablation import ABLATION_DIR
 from .models import MODEL_NAMES
 from .runs import MODEL_NOTEBOOKS
 
@@ -15,11 +16,12 @@ COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", 
 
 
 def collect_runs(root: str | Path) -> pd.DataFrame:
-    """One row per finished run under `root` (the newest when a setting was run more than once)."""
+    """One row per finished run under `root` (the newest when a setting was run more than once); the extra
+    arms of notebook 08's ablation (in `ablation` folders) are read from its ablation.json instead."""
     rows = []
     for path in sorted(Path(root).rglob("metrics.json")):
         m = json.loads(path.read_text())
-        if "model" not in m:
+        if "model" not in m or ABLATION_DIR in path.relative_to(root).parts:
             continue
         row = {k: m[k] for k in ("dataset", "protocol", "model", *COLUMNS, "threshold", "n_images", "n_patients")}
         row.update(

@@ -108,3 +108,27 @@ def test_report_from_a_real_run(tmp_path: Path, tiny_sample: Path) -> None:
     md = (tmp_path / "report.md").read_text()
     metrics = json.loads((tmp_path / "sample" / "patient" / "cnn" / "metrics.json").read_text())
     assert f"{metrics['roc_auc']:.3f}" in md
+
+
+def test_every_executed_notebook_is_also_written_as_html(fake_notebooks: Path, tmp_path: Path) -> None:
+    with runner.this_kernel(tmp_path / "kernel"):
+        copy = runner.execute(runner.Step("ok"), tmp_path / "out", {"EPOCHS": 4})
+    page = runner.write_html(copy)
+    assert page == copy.with_suffix(".html")
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "'ok.txt'" in html and "injected-parameters" in html
+
+
+def test_leaky_runs_of_08_train_the_setting_chosen_on_the_patient_split(tmp_path: Path) -> None:
+    from bc_helpers.tuning import search_dir
+
+    step = runner.Step("08_cnn_lstm", {"DATASET": "sample", "PROTOCOL": "paper"})
+    assert runner.with_chosen_setting(step, tmp_path) == step  # nothing chosen yet: 08 searches itself
+    search_dir(tmp_path, "sample").mkdir(parents=True)
+    (search_dir(tmp_path, "sample") / "choice.json").write_text(json.dumps(
+        {"hparams": {"lstm_units": 32}, "learning_rate": 3e-4, "best": {"lstm_units": 32}}))
+    leaky = runner.with_chosen_setting(step, tmp_path)
+    assert leaky.params == {"DATASET": "sample", "PROTOCOL": "paper", "HPARAMS": {"lstm_units": 32},
+                            "LEARNING_RATE": 3e-4, "GRID": {}}
+    honest = runner.Step("08_cnn_lstm", {"DATASET": "sample", "PROTOCOL": "patient"})
+    assert runner.with_chosen_setting(honest, tmp_path) == honest
