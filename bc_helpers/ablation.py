@@ -8,7 +8,6 @@ resamples the same patients for both arms).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from .files import write_json_atomic
-from .runs import TrainConfig, run_path
+from .runs import TrainConfig, run_path, same_config
 
 ARMS = ("cnn", "cnn_lstm")
 METRICS = ("roc_auc", "balanced_accuracy")
@@ -43,29 +42,34 @@ def arm_configs(config: TrainConfig, seeds: list[int]) -> dict[int, dict[str, Tr
     return {s: {"cnn": replace(cnn_arm(lstm), seed=s), "cnn_lstm": replace(lstm, seed=s)} for s in seeds}
 
 
-def arm_dir(root: str | Path, config: TrainConfig, main_seed: int) -> Path:
-    """The CNN-LSTM at the notebook's own seed is the notebook's main run; every other arm lives in
-    <root>/<dataset>/<protocol>/ablation/seed-<seed>/<model>."""
-    if config.model == "cnn_lstm" and config.seed == main_seed:
-        return run_path(root, config)
+def arm_dir(root: str | Path, config: TrainConfig) -> Path:
+    """Where an arm other than the notebook's main run lives: <root>/<dataset>/<protocol>/ablation/seed-<k>/<model>."""
     return run_path(root, config).parent / ABLATION_DIR / f"seed-{config.seed}" / config.model
 
 
-def run_ablation(config: TrainConfig, root: str | Path, seeds: list[int],
-                 train: Callable[[TrainConfig, Path], tuple[Path, dict]]) -> dict:
-    """Train both arms for every seed with `train(config, run_dir) -> (run_dir, metrics)`, then compare them;
-    writes ablation.json beside the main run's metrics and returns its content."""
+def train_arm(config: TrainConfig, folder: Path) -> Path:
+    """Train one arm into `folder`; a finished run of the same settings there is reused, and a folder holding
+    other settings is never overwritten (the run goes beside it, -2, -3, ...). Returns the run's folder."""
+    from .training import train
+
+    metrics = train(config, folder, if_exists="reuse" if same_config(folder, config) else "rename", verbose=0)
+    return Path(metrics["run_dir"])
+
+
+def run_ablation(config: TrainConfig, root: str | Path, seeds: list[int], main_run: str | Path) -> dict:
+    """Train both arms for every seed and compare them; `main_run` is the notebook's CNN-LSTM run of `config`
+    (reused for its own seed). Writes ablation.json into `main_run` and returns its content."""
+    main_run = Path(main_run)
     runs: dict[str, list[Path]] = {arm: [] for arm in ARMS}
     for arms in arm_configs(config, seeds).values():
         for arm, arm_config in arms.items():
-            folder, _ = train(arm_config, arm_dir(root, arm_config, config.seed))
-            runs[arm].append(Path(folder))
+            mine = arm == "cnn_lstm" and arm_config == replace(config, model="cnn_lstm")
+            runs[arm].append(main_run if mine else train_arm(arm_config, arm_dir(root, arm_config)))
     result = compare_arms(runs["cnn"], runs["cnn_lstm"], seeds, seed=config.seed)
-    main = arm_dir(root, replace(config, model="cnn_lstm"), config.seed)
     result["config"] = {"dataset": config.dataset, "protocol": config.protocol, "epochs": config.epochs,
                         "balance": config.balance, "image_size": config.image_size,
                         "learning_rate": config.learning_rate, "hparams": asdict(config)["hparams"]}
-    write_json_atomic(main / FILE, result)
+    write_json_atomic(main_run / FILE, result)
     return result
 
 

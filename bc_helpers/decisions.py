@@ -13,7 +13,7 @@ from .errors import WorkbookError
 THRESHOLD_METHODS = ("youden", "sensitivity", "fixed")
 # A threshold fitted on validation data is trusted only when each class comes from at least this many
 # patients, each with at least MIN_IMAGES_PER_PATIENT images of it: with fewer, it mostly fits those patients.
-MIN_PATIENTS_PER_CLASS = 5
+MIN_PATIENTS_PER_CLASS = 4
 MIN_IMAGES_PER_PATIENT = 3
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .ablation import ABLATION_DIR
+from .ablation import ABLATION_DIR, FILE
 from .compare import collect_runs
 from .runs import MODEL_NOTEBOOKS
 
@@ -66,4 +66,35 @@ def settings_table(runs: pd.DataFrame) -> pd.DataFrame:
         rows.append({"dataset": run["dataset"], "protocol": run["protocol"], "model": run["model"],
                      **{k: str(train[k]) if k == "hparams" else train[k] for k in SHOWN},
                      "epochs_run": run["epochs_run"]})
+    return pd.DataFrame(rows)
+
+
+def ablation_results(root: str | Path) -> list[dict]:
+    """Every ablation.json under `root` (one per dataset and protocol that notebook 08 ran)."""
+    return [json.loads(path.read_text()) for path in sorted(Path(root).rglob(FILE))]
+
+
+def seed_runs(root: str | Path) -> pd.DataFrame:
+    """The runs of every seed of 08's ablation (both arms), as compare.collect_runs rows with a `seed` column:
+    the same CNN and CNN-LSTM settings under each protocol, so the leak can be measured over seeds."""
+    rows = []
+    for result in ablation_results(root):
+        for arm in ("cnn", "cnn_lstm"):
+            for run in result[arm]["per_seed"]:
+                rows.append(collect_runs(run["run_dir"]).assign(seed=run["seed"]))
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+def ablation_table(root: str | Path) -> pd.DataFrame:
+    """One row per dataset and protocol: each arm's mean over seeds, the difference, its interval and verdict."""
+    rows = []
+    for result in ablation_results(root):
+        row = {"dataset": result["config"]["dataset"], "protocol": result["config"]["protocol"],
+               "seeds": str(result["seeds"])}
+        for metric, d in result["difference"].items():
+            low, high = d["ci"]
+            row |= {f"{metric} cnn": result["cnn"][metric], f"{metric} cnn_lstm": result["cnn_lstm"][metric],
+                    f"{metric} difference": d["estimate"], f"{metric} 95% CI": f"[{low:+.3f}, {high:+.3f}]",
+                    f"{metric} verdict": d["verdict"]}
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -32,7 +32,7 @@ def test_few_patients_fall_back_to_the_training_prior_and_say_why() -> None:
     y, prob, patients = _validation(3)
     choice = decide_threshold(y, prob, patients, "youden", prior=0.37)
     assert (choice.rule, choice.threshold) == ("prior", 0.37)
-    assert "3 negative and 3 positive patients" in choice.reason
+    assert "3 negative and 3 positive patients" in choice.reason and "at least 4 each" in choice.reason
 
 
 def test_a_validation_roc_no_better_than_chance_falls_back() -> None:
