@@ -117,6 +117,8 @@ def test_every_executed_notebook_is_also_written_as_html(fake_notebooks: Path, t
     assert page == copy.with_suffix(".html")
     html = page.read_text()
     assert html.startswith("<!DOCTYPE html>") and "'ok.txt'" in html and "injected-parameters" in html
+    write_report(tmp_path / "out", ["sample"], {}, 1.0)
+    assert "<a href='notebooks/ok.html'>ok</a>" in (tmp_path / "out" / "report.html").read_text()
 
 
 def test_leaky_runs_of_08_train_the_setting_chosen_on_the_patient_split(tmp_path: Path) -> None:
