@@ -6,10 +6,7 @@ Nothing here is patient data. Each image is drawn from a few rules:
   classes overlap, and a few percent of patches are ambiguous with a coin-flip label, so no
   model can reach 100%;
 - every patient has its own stain shift, vacuole rate and class mix, so a model can recognise
-  patients: an image-level split (the paper's) lets it score on patients it has seen;
-- every patient also has its own atypia, a shift of all its images' malignancy (some benign tissue looks
-  atypical, some tumours bland), which a model can only learn patient by patient: it is what a
-  patient-level split tests and an image-level split hides.
+  patients: an image-level split (the paper's) lets it score on patients it has seen.
 """
 
 from __future__ import annotations
@@ -42,13 +39,12 @@ MARKER = "sample.json"
 class SampleSpec:
     """What the generator draws; the defaults take a few seconds."""
 
-    version: int = 4  # raised whenever the drawing rules change, so an old sample is not reused
+    version: int = 3  # raised whenever the drawing rules change, so an old sample is not reused
     seed: int = 0
     patients: int = 40
     patches_per_patient: tuple[int, int] = (60, 140)
     patch: int = 50
     hard_fraction: float = 0.04
-    atypia: float = 0.15  # standard deviation of a patient's shift of malignancy
     edge_fraction: float = 0.01
     breakhis_patients: int = 30
     breakhis_images: tuple[int, int] = (14, 24)
@@ -65,10 +61,9 @@ class Patient:
     nucleus: np.ndarray
     vacuoles: float
     positive_share: float
-    atypia: float = 0.0
 
 
-def draw_patient(rng: np.random.Generator, atypia: float = 0.0) -> Patient:
+def draw_patient(rng: np.random.Generator) -> Patient:
     kind = rng.choice(3, p=[0.45, 0.45, 0.1])
     share = (0.02, 0.98, 0.5)[kind]
     return Patient(
@@ -76,7 +71,6 @@ def draw_patient(rng: np.random.Generator, atypia: float = 0.0) -> Patient:
         nucleus=np.clip(NUCLEUS * (1 + rng.normal(0, 0.10, 3)), 30, 200),
         vacuoles=float(rng.uniform(0.2, 2.5)),
         positive_share=share,
-        atypia=float(rng.normal(0, atypia)),
     )
 
 
@@ -125,10 +119,10 @@ def _stamp(
     img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - mask) + colour * mask
 
 
-def _malignancy(rng: np.random.Generator, patient: Patient, label: int, hard: bool) -> float:
+def _malignancy(rng: np.random.Generator, label: int, hard: bool) -> float:
     if hard:
         return float(rng.uniform(0.4, 0.6))
-    return float(rng.beta(6, 2) if label else rng.beta(2, 6)) + patient.atypia
+    return float(rng.beta(6, 2) if label else rng.beta(2, 6))
 
 
 def write_idc_like(out: Path, spec: SampleSpec) -> int:
@@ -149,12 +143,12 @@ def _per_patient(write: Callable[[Path, SampleSpec, int], int], out: Path, spec:
 
 def _write_idc_patient(out: Path, spec: SampleSpec, i: int) -> int:
     rng = np.random.default_rng([spec.seed, 1, i])
-    patient, pid = draw_patient(rng, spec.atypia), str(90001 + i)
+    patient, pid = draw_patient(rng), str(90001 + i)
     n = int(rng.integers(*spec.patches_per_patient, endpoint=True))
     for cell in rng.choice(40 * 40, size=n, replace=False):
         hard = rng.random() < spec.hard_fraction
         label = int(rng.random() < (0.5 if hard else patient.positive_share))
-        pixels = render_tissue(rng, patient, (spec.patch, spec.patch), _malignancy(rng, patient, label, hard))
+        pixels = render_tissue(rng, patient, (spec.patch, spec.patch), _malignancy(rng, label, hard))
         if rng.random() < spec.edge_fraction:
             pixels = pixels[: int(rng.integers(12, spec.patch))]
         x, y = 1 + spec.patch * (cell % 40), 1 + spec.patch * (cell // 40)
@@ -166,14 +160,14 @@ def _write_idc_patient(out: Path, spec: SampleSpec, i: int) -> int:
 
 def _write_breakhis_patient(out: Path, spec: SampleSpec, i: int) -> int:
     rng = np.random.default_rng([spec.seed, 2, i])
-    patient = draw_patient(rng, spec.atypia)
+    patient = draw_patient(rng)
     label = i % 2
     subtype = str(rng.choice(MALIGNANT_TYPES if label else BENIGN_TYPES))
     slide = f"{30001 + i}{rng.choice(['', 'CD', 'AB'])}"
     n = int(rng.integers(*spec.breakhis_images, endpoint=True))
     for k in range(1, n + 1):
         hard = rng.random() < spec.hard_fraction
-        pixels = render_tissue(rng, patient, spec.breakhis_shape, _malignancy(rng, patient, label, hard),
+        pixels = render_tissue(rng, patient, spec.breakhis_shape, _malignancy(rng, label, hard),
                                scale=spec.breakhis_scale)
         split = "test" if rng.random() < spec.breakhis_test_fraction else "train"
         folder = out / BREAKHIS_KAGGLE_TOP / split / ("malignant" if label else "benign")
