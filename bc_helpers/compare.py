@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import paper
+from .ablation import ABLATION_DIR
 from .paired import seed_difference
 from .registry import facts, full_epoch_seconds
 from .runs import MODEL_NAMES, MODEL_NOTEBOOKS, RunFolder, find_runs
@@ -16,11 +17,12 @@ COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", 
 
 def collect_runs(root: str | Path, all_seeds: bool = False) -> pd.DataFrame:
     """One row per finished run under `root`: the newest when a setting was run more than once, or with
-    `all_seeds` the newest per setting and seed (config.json's train.seed, in the `seed` column)."""
+    `all_seeds` the newest per setting and seed (config.json's train.seed, in the `seed` column). The extra
+    arms of notebook 08's ablation (in `ablation` folders) are left out: their ablation.json reports them."""
     rows = []
     for run in find_runs(root):
         m = run.read_metrics()
-        if "model" not in m:
+        if "model" not in m or ABLATION_DIR in run.path.relative_to(Path(root)).parts:
             continue
         row = {k: m[k] for k in ("dataset", "protocol", "model", *COLUMNS, "threshold", "n_images", "n_patients")}
         row.update(

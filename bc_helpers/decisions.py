@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_curve
+from sklearn.metrics import roc_auc_score, roc_curve
 
 from .errors import WorkbookError
 
 THRESHOLD_METHODS = ("youden", "sensitivity", "fixed")
+# A threshold fitted on validation data is trusted only when each class comes from at least this many
+# patients, each with at least MIN_IMAGES_PER_PATIENT images of it: with fewer, it mostly fits those patients.
+MIN_PATIENTS_PER_CLASS = 4
+MIN_IMAGES_PER_PATIENT = 3
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """A decision threshold, the rule that gave it ("youden", "sensitivity", "fixed" or "prior"), and why."""
+
+    threshold: float
+    rule: str
+    reason: str
 
 
 def youden_threshold(y_true: np.ndarray, prob: np.ndarray) -> float:
@@ -34,6 +49,36 @@ def choose_threshold(y_true: np.ndarray, prob: np.ndarray, method: str = "youden
     if method == "sensitivity":
         return sensitivity_threshold(y_true, prob, target)
     raise WorkbookError(f"unknown threshold method {method!r}: choose one of {', '.join(THRESHOLD_METHODS)}")
+
+
+def patients_per_class(y_true: np.ndarray, patients: np.ndarray,
+                       min_images: int = MIN_IMAGES_PER_PATIENT) -> dict[int, int]:
+    """For each class, how many patients hold at least `min_images` images of it."""
+    frame = pd.DataFrame({"label": np.asarray(y_true).astype(int), "patient": np.asarray(patients).astype(str)})
+    counts = frame.groupby(["label", "patient"]).size()
+    return {c: int((counts.get(c, pd.Series(dtype=int)) >= min_images).sum()) for c in (0, 1)}
+
+
+def decide_threshold(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, method: str = "youden",
+                     target: float = 0.95, prior: float = 0.5,
+                     min_patients: int = MIN_PATIENTS_PER_CLASS) -> ThresholdChoice:
+    """`method` on the validation data when it can be trusted; otherwise the training prior of the positive
+    class (0.5 after balancing), the threshold that maximises balanced accuracy for a calibrated model.
+
+    Not trusted: fewer than `min_patients` patients per class, or a validation ROC-AUC no better than chance."""
+    y_true, prob = np.asarray(y_true).astype(int), np.asarray(prob, dtype=float)
+    if method == "fixed":
+        return ThresholdChoice(0.5, "fixed", "fixed at 0.5 by request")
+    per_class = patients_per_class(y_true, patients)
+    if min(per_class.values()) < min_patients:
+        reason = (f"validation holds {per_class[0]} negative and {per_class[1]} positive patients "
+                  f"(at least {min_patients} each needed)")
+    elif roc_auc_score(y_true, prob) <= 0.5:
+        reason = f"validation ROC-AUC {roc_auc_score(y_true, prob):.3f} is no better than chance"
+    else:
+        return ThresholdChoice(choose_threshold(y_true, prob, method, target), method,
+                               f"{method} on {len(np.unique(patients))} validation patients")
+    return ThresholdChoice(float(prior), "prior", f"{reason}: the training prior {prior:.3f} is used")
 
 
 def review_flags(prob: np.ndarray, threshold: float, width: float) -> np.ndarray:

@@ -111,6 +111,11 @@ def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -
         md.append(f"![{title}]({path.relative_to(out)})")
         data = base64.b64encode(path.read_bytes()).decode()
         body.append(f"<h3>{html.escape(title)}</h3><img src='data:image/png;base64,{data}'>")
+    pages = sorted((out / "notebooks").glob("*.html"))  # the executed notebooks, rendered by the runner
+    md += ["", "## Notebooks", ""] + [f"- [{p.stem}]({p.relative_to(out)})" for p in pages]
+    links = "".join(f"<li><a href='{html.escape(str(p.relative_to(out)))}'>{html.escape(p.stem)}</a></li>"
+                    for p in pages)
+    body.append(f"<h2>Notebooks</h2><ul>{links}</ul>")
     style = ("<style>body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;"
              "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}.banner{background:#fde;padding:8px;"
              "font-weight:bold}img{max-width:100%}</style>")

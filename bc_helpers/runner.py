@@ -1,7 +1,8 @@
 """`python -m bc_helpers run`: every notebook in order with papermill, then a report.
 
-Executed copies go under RUN_DIR/notebooks/ (the sources are never written), training runs under
-RUN_DIR/<dataset>/<protocol>/<model>/, and the report to RUN_DIR/report.html and report.md.
+Executed copies go under RUN_DIR/notebooks/ (the sources are never written), each also rendered as HTML beside
+it, training runs under RUN_DIR/<dataset>/<protocol>/<model>/, and the report to RUN_DIR/report.html and report.md.
+Notebook 08's grid search runs on the patient split only; its chosen setting is passed to 08's leaky runs.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from . import paths
 from .errors import WorkbookError
 from .registry import facts
 from .runs import MODEL_NOTEBOOKS
+from .tuning import TUNED_PROTOCOL, load_choice
 
 DEFAULT_DATASETS = ("sample", "sample_breakhis")
-DEFAULT_LEAK_MODELS = ("cnn", "cnn_lstm")
+# 08 under a leaky protocol also trains its ablation's CNN arm (the same conv blocks, every seed), so the leak is
+# measured for the CNN as well without running 03 again.
+DEFAULT_LEAK_MODELS = ("cnn_lstm",)
 # A kernel whose C-level stderr (TensorFlow's start-up logs) stays out of the terminal; ipykernel still
 # captures it into the executed notebook.
 QUIET_KERNEL = ("import os; os.dup2(os.open(os.devnull, os.O_WRONLY), 2); "
@@ -109,6 +113,28 @@ def this_kernel(folder: Path):
             os.environ["JUPYTER_PATH"] = old
 
 
+def with_chosen_setting(step: Step, out: Path) -> Step:
+    """08 under a leaky protocol trains the setting its patient-split run chose, without a search of its own."""
+    protocol = step.params.get("PROTOCOL", TUNED_PROTOCOL)
+    if step.notebook != MODEL_NOTEBOOKS["cnn_lstm"] or protocol == TUNED_PROTOCOL:
+        return step
+    choice = load_choice(out, step.params["DATASET"])
+    if choice is None:
+        return step
+    return Step(step.notebook, {**step.params, "HPARAMS": choice["hparams"],
+                                "LEARNING_RATE": choice["learning_rate"], "GRID": {}})
+
+
+def write_html(notebook: Path) -> Path:
+    """The executed notebook as a static HTML page beside it (nbconvert), to read without running it."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(notebook))
+    target = notebook.with_suffix(".html")
+    target.write_text(body, encoding="utf-8")
+    return target
+
+
 def execute(step: Step, out: Path, common: dict) -> Path:
     """One notebook with papermill; a failure names the notebook, the cell and the error."""
     import papermill
@@ -151,7 +177,7 @@ def run_all(out: str | Path, datasets: list[str] | None = None, data_dir: str | 
             print(f"[{i:2d}/{len(steps)}] {step.label} ...", end=" ", flush=True)
             t0 = time.perf_counter()
             try:
-                execute(step, out, common)
+                write_html(execute(with_chosen_setting(step, out), out, common))
             except WorkbookError:
                 print("FAILED", flush=True)
                 raise

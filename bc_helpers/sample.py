@@ -39,7 +39,7 @@ MARKER = "sample.json"
 class SampleSpec:
     """What the generator draws; the defaults take a few seconds."""
 
-    version: int = 2  # raised whenever the drawing rules change, so an old sample is not reused
+    version: int = 3  # raised whenever the drawing rules change, so an old sample is not reused
     seed: int = 0
     patients: int = 40
     patches_per_patient: tuple[int, int] = (60, 140)
@@ -67,8 +67,8 @@ def draw_patient(rng: np.random.Generator) -> Patient:
     kind = rng.choice(3, p=[0.45, 0.45, 0.1])
     share = (0.02, 0.98, 0.5)[kind]
     return Patient(
-        stroma=np.clip(STROMA * (1 + rng.normal(0, 0.15, 3)) + rng.normal(0, 8), 120, 250),
-        nucleus=np.clip(NUCLEUS * (1 + rng.normal(0, 0.12, 3)), 30, 200),
+        stroma=np.clip(STROMA * (1 + rng.normal(0, 0.12, 3)) + rng.normal(0, 8), 120, 250),
+        nucleus=np.clip(NUCLEUS * (1 + rng.normal(0, 0.10, 3)), 30, 200),
         vacuoles=float(rng.uniform(0.2, 2.5)),
         positive_share=share,
     )
@@ -88,7 +88,7 @@ def render_tissue(
     for _ in range(rng.poisson(patient.vacuoles * area)):
         _stamp(img, rng, FAT, radius=rng.uniform(3, 9) * scale, squash=0.8, jitter=0.05, alpha=0.95)
     darkness = 1.0 - 0.25 * m
-    for _ in range(rng.poisson((5 + 20 * m) * area)):
+    for _ in range(rng.poisson((4 + 26 * m) * area)):
         radius = (1.7 + 1.8 * m) * scale * (1 + 0.2 * rng.normal())
         _stamp(
             img, rng, patient.nucleus * darkness * (1 + 0.08 * rng.normal()),
@@ -122,7 +122,7 @@ def _stamp(
 def _malignancy(rng: np.random.Generator, label: int, hard: bool) -> float:
     if hard:
         return float(rng.uniform(0.4, 0.6))
-    return float(rng.beta(3, 2) if label else rng.beta(2, 3))
+    return float(rng.beta(6, 2) if label else rng.beta(2, 6))
 
 
 def write_idc_like(out: Path, spec: SampleSpec) -> int:

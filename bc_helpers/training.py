@@ -18,7 +18,7 @@ import pandas as pd
 from .balance import balance
 from .cache import load_images, storage_size
 from .datasets import DatasetIndex, index_dataset
-from .decisions import choose_threshold, coverage_table, review_flags
+from .decisions import coverage_table, decide_threshold, review_flags
 from .distributed import choose_strategy, fit_multiworker, synchronize_batch_norm
 from .inference import predict_probabilities
 from .metrics import binary_metrics, evaluation_report
@@ -110,7 +110,9 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
                   callbacks=_callbacks(run, config), verbose=verbose)
         model.save(run.model)
     train_seconds = time.perf_counter() - start
-    return _evaluate_run(model, run, config, index, images, parts, train_seconds, len(balanced.labels))
+    # The positive share the model was trained towards: 0.5 once balanced (class weights act as balancing).
+    prior = 0.5 if balanced.class_weight else float(np.mean(balanced.labels))
+    return _evaluate_run(model, run, config, index, images, parts, train_seconds, len(balanced.labels), prior)
 
 
 def _train_rows(parts: pd.Series, labels: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -177,12 +179,15 @@ def _callbacks(run: RunFolder, config: TrainConfig) -> list[keras.callbacks.Call
 
 
 def _evaluate_run(model: keras.Model, run: RunFolder, config: TrainConfig, index: DatasetIndex, images: np.ndarray,
-                  parts: pd.Series, train_seconds: float, n_train: int) -> dict:
+                  parts: pd.Series, train_seconds: float, n_train: int,
+                  prior: float) -> dict:
     table = index.table
     labels, patients = table["label"].to_numpy(), table["patient"].astype(str).to_numpy()
     val_rows, test_rows = np.flatnonzero(parts == "val"), np.flatnonzero(parts == "test")
     val_prob = predict_probabilities(model, images, val_rows)
-    threshold = choose_threshold(labels[val_rows], val_prob, config.threshold, config.target_sensitivity)
+    choice = decide_threshold(labels[val_rows], val_prob, patients[val_rows], config.threshold,
+                              config.target_sensitivity, prior)
+    threshold = choice.threshold
     start = time.perf_counter()
     test_prob = predict_probabilities(model, images, test_rows)
     infer_ms = 1000 * (time.perf_counter() - start) / max(len(test_rows), 1)
@@ -192,6 +197,7 @@ def _evaluate_run(model: keras.Model, run: RunFolder, config: TrainConfig, index
     metrics = evaluation_report(y, p, g, threshold, config.seed) | {
         "model": config.model, "dataset": config.dataset, "protocol": config.protocol, "run_dir": str(run.path),
         "balance": config.balance, "image_size": config.image_size, "threshold_method": config.threshold,
+        "threshold_rule": choice.rule, "threshold_note": choice.reason,
         "synthetic": is_synthetic(config.dataset),
         "val": binary_metrics(labels[val_rows], val_prob, threshold),
         "review": coverage_table(y, p, threshold, (config.review_width,)).iloc[0].to_dict(),

@@ -111,3 +111,29 @@ def test_report_from_a_real_run(tmp_path: Path, tiny_sample: Path) -> None:
     assert f"{metrics['roc_auc']:.3f}" in md
     versions = json.loads((tmp_path / "sample" / "patient" / "cnn" / "config.json").read_text())["versions"]
     assert re.search(rf"\| tensorflow +\| {re.escape(versions['tensorflow'])} ", md)  # the versions the runs used
+
+
+def test_every_executed_notebook_is_also_written_as_html(fake_notebooks: Path, tmp_path: Path) -> None:
+    with runner.this_kernel(tmp_path / "kernel"):
+        copy = runner.execute(runner.Step("ok"), tmp_path / "out", {"EPOCHS": 4})
+    page = runner.write_html(copy)
+    assert page == copy.with_suffix(".html")
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "'ok.txt'" in html and "injected-parameters" in html
+    write_report(tmp_path / "out", ["sample"], {}, 1.0)
+    assert "<a href='notebooks/ok.html'>ok</a>" in (tmp_path / "out" / "report.html").read_text()
+
+
+def test_leaky_runs_of_08_train_the_setting_chosen_on_the_patient_split(tmp_path: Path) -> None:
+    from bc_helpers.tuning import search_dir
+
+    step = runner.Step("08_cnn_lstm", {"DATASET": "sample", "PROTOCOL": "paper"})
+    assert runner.with_chosen_setting(step, tmp_path) == step  # nothing chosen yet: 08 searches itself
+    search_dir(tmp_path, "sample").mkdir(parents=True)
+    (search_dir(tmp_path, "sample") / "choice.json").write_text(json.dumps(
+        {"hparams": {"lstm_units": 32}, "learning_rate": 3e-4, "best": {"lstm_units": 32}}))
+    leaky = runner.with_chosen_setting(step, tmp_path)
+    assert leaky.params == {"DATASET": "sample", "PROTOCOL": "paper", "HPARAMS": {"lstm_units": 32},
+                            "LEARNING_RATE": 3e-4, "GRID": {}}
+    honest = runner.Step("08_cnn_lstm", {"DATASET": "sample", "PROTOCOL": "patient"})
+    assert runner.with_chosen_setting(honest, tmp_path) == honest

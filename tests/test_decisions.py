@@ -1,0 +1,47 @@
+"""The threshold rule: Youden's J on validation data when it holds enough patients, the training prior otherwise."""
+
+import numpy as np
+import pytest
+
+from bc_helpers.decisions import choose_threshold, decide_threshold, patients_per_class
+
+
+def _validation(n_patients: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per patient 10 negatives and 10 positives; positives score higher, with overlap."""
+    rng = np.random.default_rng(seed)
+    y = np.tile(np.repeat([0, 1], 10), n_patients)
+    prob = np.clip(0.3 + 0.3 * y + rng.normal(0, 0.15, len(y)), 0, 1)
+    return y, prob, np.repeat(np.arange(n_patients), 20)
+
+
+def test_patients_count_for_a_class_only_with_enough_images() -> None:
+    y = np.array([0, 0, 0, 1, 1, 1, 1, 0, 1])
+    patients = np.array(["a", "a", "a", "a", "b", "b", "b", "c", "c"])
+    assert patients_per_class(y, patients, min_images=3) == {0: 1, 1: 1}
+    assert patients_per_class(y, patients, min_images=1) == {0: 2, 1: 3}
+
+
+def test_enough_patients_use_youden() -> None:
+    y, prob, patients = _validation(8)
+    choice = decide_threshold(y, prob, patients, "youden", prior=0.5)
+    assert choice.rule == "youden"
+    assert choice.threshold == pytest.approx(choose_threshold(y, prob, "youden"))
+
+
+def test_few_patients_fall_back_to_the_training_prior_and_say_why() -> None:
+    y, prob, patients = _validation(3)
+    choice = decide_threshold(y, prob, patients, "youden", prior=0.37)
+    assert (choice.rule, choice.threshold) == ("prior", 0.37)
+    assert "3 negative and 3 positive patients" in choice.reason and "at least 4 each" in choice.reason
+
+
+def test_a_validation_roc_no_better_than_chance_falls_back() -> None:
+    y, prob, patients = _validation(8)
+    choice = decide_threshold(y, 1 - prob, patients, "sensitivity", prior=0.5)
+    assert choice.rule == "prior" and "no better than chance" in choice.reason
+
+
+def test_one_class_in_validation_falls_back() -> None:
+    y, prob, patients = _validation(8)
+    keep = y == 1
+    assert decide_threshold(y[keep], prob[keep], patients[keep]).rule == "prior"
