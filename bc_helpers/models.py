@@ -348,7 +348,7 @@ def model_source(name: str) -> str:
         seen.append(function)
         names = function.__code__.co_names
         todo += [g for n in names if inspect.isfunction(g := function.__globals__.get(n))
-                 and g.__module__.startswith("bc_helpers") and g is not set_backbone_trainable]
+                 and g.__module__.startswith("bc_helpers")]
     return "\n\n".join(inspect.getsource(f) for f in seen)
 
 
