@@ -1,18 +1,31 @@
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from bc_helpers.errors import WorkbookError
 from bc_helpers.models import (
     MODEL_NAMES,
+    REGISTRY,
     FusedBatchNormalization,
+    ModelContractError,
+    backbone_origin,
     build_model,
     compile_model,
+    layer_table,
+    model_source,
     positive_probability,
+    register_model,
     set_backbone_trainable,
     targets_for,
 )
+from bc_helpers.runs import TrainConfig
 from bc_helpers.runtime import keras, tf
 
 X = np.random.default_rng(0).integers(0, 256, (8, 50, 50, 3)).astype("uint8")
@@ -114,3 +127,132 @@ def test_model_with_fused_batch_norm_saves_and_loads_safely(tmp_path) -> None:
     loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert any(isinstance(layer, FusedBatchNormalization) for layer in loaded.layers)
     np.testing.assert_allclose(loaded.predict(X, verbose=0), model.predict(X, verbose=0), atol=1e-6)
+
+
+TINY_MODULE = """
+from bc_helpers.runtime import keras
+
+
+def tiny(image_size, filters=4):
+    inputs = keras.Input((None, None, 3), dtype="uint8")
+    x = keras.layers.Resizing(image_size, image_size)(inputs)
+    x = keras.layers.Rescaling(1 / 255)(x)
+    x = keras.layers.Conv2D(filters, 3, activation="relu")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(x))
+"""
+
+
+@pytest.fixture
+def tiny_registered():
+    @register_model("tiny_test_model")
+    def tiny(image_size: int, output: str = "sigmoid", units: int = 4) -> keras.Model:
+        inputs = keras.Input((image_size, image_size, 3), dtype="uint8")
+        x = keras.layers.Rescaling(1 / 255)(inputs)
+        x = keras.layers.Conv2D(units, 3, activation="relu")(x)
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(1 if output == "sigmoid" else 2, activation=output)(x))
+
+    yield tiny
+    REGISTRY.pop("tiny_test_model")
+
+
+@pytest.mark.slow
+def test_a_registered_model_trains_through_the_pipeline(tiny_registered, tiny_sample: Path, tmp_path: Path) -> None:
+    from bc_helpers.training import train
+
+    config = TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), model="tiny_test_model", epochs=1,
+                         image_size=24, hparams={"units": 3})
+    metrics = train(config, tmp_path / "run", verbose=0)
+    assert metrics["model"] == "tiny_test_model" and metrics["epochs_run"] == 1 and 0 <= metrics["roc_auc"] <= 1
+    saved = keras.saving.load_model(tmp_path / "run" / "model.keras")  # wrapped to take the 50 px patches
+    assert [layer.filters for layer in saved.layers[-1].layers if hasattr(layer, "filters")] == [3]
+
+
+@pytest.mark.slow
+def test_train_command_takes_module_colon_function(tiny_sample: Path, tmp_path: Path) -> None:
+    (tmp_path / "student_models.py").write_text(TINY_MODULE)
+    assert build_model_from(tmp_path, "student_models:tiny").output_shape == (None, 1)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(
+        [sys.executable, "-m", "bc_helpers", "train", "--dataset", "sample", "--data-dir", str(tiny_sample / "idc"),
+         "--model", "student_models:tiny", "--image-size", "24", "--epochs", "1", "--hparams", '{"filters": 2}',
+         "--quiet", "--out", str(tmp_path / "run")], capture_output=True, text=True, env=env, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["model"] == "student_models:tiny"
+
+
+def build_model_from(folder: Path, name: str) -> keras.Model:
+    sys.path.insert(0, str(folder))
+    try:
+        return build_model(name, image_size=24, output="sigmoid", augment=True)
+    finally:
+        sys.path.remove(str(folder))
+
+
+def test_module_colon_function_that_does_not_import_is_a_clear_error() -> None:
+    with pytest.raises(WorkbookError, match="cannot import nothing from no_such_module_here"):
+        build_model("no_such_module_here:nothing", image_size=24)
+
+
+def test_builders_that_break_the_contract_are_named(tiny_registered) -> None:
+    def broken(kind: str):
+        def builder(image_size: int) -> keras.Model:
+            inputs = keras.Input((image_size, image_size, 3), dtype="float32" if kind == "dtype" else "uint8")
+            x = keras.layers.Flatten()(inputs)
+            units, activation = {"units": (3, "softmax"), "activation": (1, "relu")}.get(kind, (1, "sigmoid"))
+            model = keras.Model(inputs, keras.layers.Dense(units, activation=activation)(x))
+            if kind == "compiled":
+                model.compile(loss="binary_crossentropy")
+            return model if kind != "type" else "not a model"
+        return builder
+
+    for kind, message in [("dtype", "not one uint8 tensor"), ("units", "3 unit"), ("activation", "'relu'"),
+                          ("compiled", "it is compiled"), ("type", "returned str")]:
+        register_model(f"broken_{kind}")(broken(kind))
+        try:
+            with pytest.raises(ModelContractError, match=f"'broken_{kind}'.*{message}"):
+                build_model(f"broken_{kind}", image_size=8)
+        finally:
+            REGISTRY.pop(f"broken_{kind}")
+    with pytest.raises(ModelContractError, match="does not take augment"):
+        build_model("tiny_test_model", image_size=8, augment=False)
+    with pytest.raises(ModelContractError, match="does not take dropout"):
+        build_model("tiny_test_model", image_size=8, dropout=0.5)
+    assert build_model("tiny_test_model", image_size=8, augment=True, output="softmax").output_shape == (None, 2)
+    with pytest.raises(WorkbookError, match="built-in"):
+        register_model("cnn")
+
+
+def test_model_source_is_the_code_that_builds_the_model() -> None:
+    source = model_source("gru")
+    assert source.startswith("def gru(") and "def _recurrent(" in source and "def _head(" in source
+    assert "def preprocessing(" in source and "def cnn(" not in source
+
+
+def test_layer_table_gives_each_layers_shape_and_parameters() -> None:
+    model = build_model("cnn", image_size=48, filters=(8, 16))
+    table = layer_table(model, expand=True)
+    assert table["parameters"].sum() == model.count_params()
+    pools = table[table["type"] == "MaxPooling2D"]["output shape"].tolist()
+    assert pools == [(24, 24, 8), (12, 12, 16)]
+    assert table.loc[1, "type"] == "Resizing" and table.loc[1, "layer"].startswith("preprocessing/")
+
+
+def test_a_backbone_pretrained_elsewhere_is_copied_frozen_and_named(tmp_path: Path) -> None:
+    source = build_model("vgg16", image_size=32, dense=8)
+    run = tmp_path / "sample_breakhis" / "vgg16"
+    run.mkdir(parents=True)
+    source.save(run / "model.keras")
+    (run / "config.json").write_text(json.dumps({"train": {"dataset": "sample_breakhis", "hparams": {}}}))
+    head = build_model("vgg16", image_size=32, dense=8, weights=str(run / "model.keras"), freeze_backbone=True)
+    for a, b in zip(head.get_layer("vgg16").get_weights(), source.get_layer("vgg16").get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not head.get_layer("vgg16").trainable
+    tuned = build_model("vgg16", image_size=32, dense=8, weights=str(run / "model.keras"), freeze_backbone=True,
+                        unfreeze_last=4)
+    assert sum(layer.trainable for layer in tuned.get_layer("vgg16").layers) == 4
+    assert backbone_origin({}) == "from scratch" and backbone_origin({"weights": "imagenet"}) == "ImageNet"
+    assert backbone_origin({"weights": str(run / "model.keras")}) == "pretrained on sample_breakhis"
+    with pytest.raises(WorkbookError, match="not a resnet50"):
+        build_model("resnet50", image_size=32, weights=str(run / "model.keras"))
