@@ -7,7 +7,6 @@ resamples the same patients for both arms).
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -16,10 +15,10 @@ import pandas as pd
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from .files import write_json_atomic
+from .paired import METRICS, read_run, seed_difference
 from .runs import TrainConfig, run_path, same_config
 
 ARMS = ("cnn", "cnn_lstm")
-METRICS = ("roc_auc", "balanced_accuracy")
 ABLATION_DIR = "ablation"  # under <RUN_DIR>/<dataset>/<protocol>/: the arms that are not the notebook's main run
 FILE = "ablation.json"
 # The CNN-LSTM's hyperparameters that the CNN arm shares: its convolutional blocks and its dense layer.
@@ -74,10 +73,9 @@ def run_ablation(config: TrainConfig, root: str | Path, seeds: list[int], main_r
 
 
 def _test_part(run_dir: Path) -> tuple[pd.DataFrame, float]:
-    """A run's test predictions (path, patient, label, probability) and its threshold."""
-    frame = pd.read_csv(run_dir / "predictions.csv", dtype={"patient": str})
-    threshold = json.loads((run_dir / "metrics.json").read_text())["threshold"]
-    return frame[frame["part"] == "test"].sort_values("path").reset_index(drop=True), float(threshold)
+    """A run's test predictions (path, patient, label, probability), sorted by path, and its threshold."""
+    run = read_run(run_dir)
+    return run.table, run.threshold
 
 
 def _scores(y: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, float]:
@@ -85,35 +83,6 @@ def _scores(y: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, floa
         return {m: float("nan") for m in METRICS}
     return {"roc_auc": float(roc_auc_score(y, prob)),
             "balanced_accuracy": float(balanced_accuracy_score(y, prob >= threshold))}
-
-
-def paired_patient_bootstrap(pairs: list[tuple[pd.DataFrame, float, pd.DataFrame, float]], n_boot: int = 1000,
-                             seed: int = 0) -> dict[str, np.ndarray]:
-    """Bootstrap draws of the mean (over seeds) difference B - A in each metric.
-
-    Each pair is (test predictions of A, A's threshold, test predictions of B, B's threshold) on the same test
-    images; a draw resamples whole test patients with replacement, the same patients for A and B. Draws in
-    which a resample holds one class only are dropped."""
-    rng = np.random.default_rng(seed)
-    prepared = []
-    for a, ta, b, tb in pairs:
-        if not a["path"].equals(b["path"]):
-            raise ValueError("the two arms were tested on different images: they did not share the split")
-        groups = [np.flatnonzero(a["patient"].to_numpy() == p) for p in a["patient"].unique()]
-        prepared.append((a["label"].to_numpy(), a["probability"].to_numpy(), ta, b["probability"].to_numpy(), tb,
-                         groups))
-    draws: dict[str, list[float]] = {m: [] for m in METRICS}
-    for _ in range(n_boot):
-        per_seed = []
-        for y, pa, ta, pb, tb, groups in prepared:
-            rows = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
-            sa, sb = _scores(y[rows], pa[rows], ta), _scores(y[rows], pb[rows], tb)
-            per_seed.append({m: sb[m] - sa[m] for m in METRICS})
-        for m in METRICS:
-            values = [d[m] for d in per_seed]
-            if not np.isnan(values).any():
-                draws[m].append(float(np.mean(values)))
-    return {m: np.asarray(v) for m, v in draws.items()}
 
 
 def verdict(ci: tuple[float, float]) -> str:
@@ -138,14 +107,12 @@ def compare_arms(cnn_runs: list[Path], lstm_runs: list[Path], seeds: list[int], 
                      **_scores(p[k]["label"].to_numpy(), p[k]["probability"].to_numpy(), p[k + 1])}
                     for s, r, p in zip(seeds, runs, parts, strict=True)]
         arms[name] = {"per_seed": per_seed, **{m: float(np.mean([r[m] for r in per_seed])) for m in METRICS}}
-    draws = paired_patient_bootstrap(parts, n_boot, seed)
-    alpha = (1 - level) / 2
     difference = {}
-    for m in METRICS:
-        ci = [float(np.quantile(draws[m], alpha)), float(np.quantile(draws[m], 1 - alpha))] if len(draws[m]) \
-            else [float("nan")] * 2
-        difference[m] = {"estimate": arms["cnn_lstm"][m] - arms["cnn"][m], "ci": ci, "verdict": verdict(tuple(ci)),
-                         "draws": int(len(draws[m]))}
+    for m in METRICS:  # CNN-LSTM minus CNN: each seed's test patients resampled once for both arms
+        d = seed_difference(list(zip(lstm_runs, cnn_runs, strict=True)), m, paired=True, n_boot=n_boot, seed=seed,
+                            level=level)
+        difference[m] = {"estimate": arms["cnn_lstm"][m] - arms["cnn"][m], "ci": d["ci"],
+                         "verdict": verdict(tuple(d["ci"])), "draws": n_boot - d["dropped_draws"]}
     return {"seeds": list(seeds), "cnn": arms["cnn"], "cnn_lstm": arms["cnn_lstm"], "difference": difference,
             "level": level, "n_boot": n_boot, "test_patients": [int(p[0]["patient"].nunique()) for p in parts],
             "conclusion": conclusion(difference)}

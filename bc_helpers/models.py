@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pandas as pd
 
 from .errors import WorkbookError
 from .pipeline import preprocessing
+from .runs import RunFolder
 from .runtime import keras, tf
 
 OUTPUTS = ("sigmoid", "softmax")
@@ -207,8 +207,7 @@ def backbone_origin(hparams: dict) -> str:
         return "from scratch"
     if weights == "imagenet":
         return "ImageNet"
-    config = Path(weights).parent / "config.json"
-    train = json.loads(config.read_text())["train"] if config.is_file() else {}
+    train = (RunFolder(Path(weights).parent).read_config() or {}).get("train", {})
     if train.get("hparams", {}).get("weights") is not None:
         return backbone_origin(train["hparams"])  # a later stage: where the first stage's backbone began
     return f"pretrained on {train.get('dataset', Path(weights).parent)}"

@@ -13,6 +13,8 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_curve
 
+from .metrics import reliability_table
+
 LABEL_NAMES = {0: "negative", 1: "positive"}
 CLASS_COLOURS = {0: "#d8a3c8", 1: "#5b2a86"}
 
@@ -189,26 +191,12 @@ def precision_recall(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: st
     return ax.figure
 
 
-def reliability_bins(y: np.ndarray, prob: np.ndarray, bins: int = 10) -> pd.DataFrame:
-    """Per equal-width probability bin ([k/bins, (k+1)/bins), the last one closed): its edges, the number of
-    images, their mean predicted probability and the observed share of positives (NaN in an empty bin)."""
-    y, prob = np.asarray(y, dtype=float), np.asarray(prob, dtype=float)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.floor(prob * bins).astype(int), 0, bins - 1)
-    count = np.bincount(which, minlength=bins)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_predicted = np.bincount(which, prob, bins) / count
-        observed = np.bincount(which, y, bins) / count
-    return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": count,
-                         "mean_predicted": mean_predicted, "observed_frequency": observed})
-
-
 def reliability_diagram(y: np.ndarray, prob: np.ndarray, bins: int = 10, title: str = "reliability",
                         ax: plt.Axes | None = None) -> Figure:
     """Observed share of positives against mean predicted probability per bin, each point labelled with its
     number of images; a calibrated model lies on the diagonal."""
     ax = _axes(ax, (4.5, 4))
-    table = reliability_bins(y, prob, bins).query("count > 0")
+    table = reliability_table(y, prob, bins).query("count > 0")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
     ax.plot(table["mean_predicted"], table["observed_frequency"], "o-", label="model")
     for _, row in table.iterrows():

@@ -9,7 +9,7 @@ import pandas as pd
 
 from .ablation import ABLATION_DIR, FILE
 from .compare import collect_runs
-from .runs import MODEL_NOTEBOOKS
+from .runs import MODEL_NOTEBOOKS, RunFolder, find_runs
 
 SHOWN = ("epochs", "image_size", "batch_size", "learning_rate", "balance", "seed", "max_train_images", "hparams")
 
@@ -18,13 +18,12 @@ def run_settings(root: str | Path) -> pd.DataFrame:
     """One row per finished run folder under `root` (ablation arms aside): its config.json's training settings,
     the folder, and when it finished."""
     rows = []
-    for config in sorted(Path(root).rglob("config.json")):
-        folder = config.parent
-        if ABLATION_DIR in folder.relative_to(root).parts or not (folder / "metrics.json").exists():
+    for run in find_runs(root):
+        if ABLATION_DIR in run.path.relative_to(Path(root)).parts:
             continue
-        train = json.loads(config.read_text()).get("train")
+        train = (run.read_config() or {}).get("train")
         if train:
-            rows.append({**train, "run_dir": str(folder), "finished": (folder / "metrics.json").stat().st_mtime})
+            rows.append({**train, "run_dir": str(run.path), "finished": run.metrics.stat().st_mtime})
     return pd.DataFrame(rows)
 
 
@@ -62,7 +61,7 @@ def settings_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The settings each selected run was trained with, one row per run: what the comparison compares."""
     rows = []
     for _, run in runs.iterrows():
-        train = json.loads((Path(run["run_dir"]) / "config.json").read_text())["train"]
+        train = RunFolder(run["run_dir"]).read_config()["train"]
         rows.append({"dataset": run["dataset"], "protocol": run["protocol"], "model": run["model"],
                      **{k: str(train[k]) if k == "hparams" else train[k] for k in SHOWN},
                      "epochs_run": run["epochs_run"]})

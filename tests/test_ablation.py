@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from bc_helpers import ablation, selection
+from bc_helpers.errors import WorkbookError
 from bc_helpers.runs import TrainConfig
 
 
@@ -64,7 +65,7 @@ def test_arms_on_different_test_images_are_refused(tmp_path: Path) -> None:
     labels, noise, patients = _test_set(0)
     a = _fake_run(tmp_path / "a", TrainConfig(), noise, labels, patients)
     b = _fake_run(tmp_path / "b", TrainConfig(), noise[:-2], labels[:-2], patients[:-2])
-    with pytest.raises(ValueError, match="different images"):
+    with pytest.raises(WorkbookError, match="different test images"):
         ablation.compare_arms([a], [b], [0], n_boot=10)
 
 

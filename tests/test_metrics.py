@@ -119,3 +119,14 @@ def test_bootstrap_with_few_patients_warns_and_counts_its_draws() -> None:
     assert info["possible_resamples"] == 126 and 1 < info["distinct_resamples"] <= 126
     with pytest.warns(UserWarning):
         assert ci == bootstrap_ci(Y, P, patients, 0.5, n_boot=300, seed=0)
+
+
+def test_reliability_bins_hold_the_right_counts_and_shares_and_the_last_bin_is_closed() -> None:
+    prob = np.array([0.05, 0.08, 0.15, 0.55, 0.58, 0.95, 1.0, 0.999])
+    y = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    table = reliability_table(y, prob)
+    assert table["count"].tolist() == [2, 1, 0, 0, 0, 2, 0, 0, 0, 3]  # 1.0 falls in the last bin
+    assert table.loc[5, "mean_predicted"] == pytest.approx(0.565)
+    assert table.loc[5, "observed_frequency"] == pytest.approx(0.5)
+    assert table.loc[9, "observed_frequency"] == pytest.approx(2 / 3)
+    assert np.isnan(table.loc[2, "observed_frequency"])

@@ -21,17 +21,6 @@ def close_figures():
     plt.close("all")
 
 
-def test_reliability_bins_hold_the_right_counts_and_shares() -> None:
-    prob = np.array([0.05, 0.08, 0.15, 0.55, 0.58, 0.95, 1.0, 0.999])
-    y = np.array([0, 0, 1, 1, 0, 1, 1, 0])
-    table = plots.reliability_bins(y, prob)
-    assert table["count"].tolist() == [2, 1, 0, 0, 0, 2, 0, 0, 0, 3]  # 1.0 falls in the last bin
-    assert table.loc[5, "mean_predicted"] == pytest.approx(0.565)
-    assert table.loc[5, "observed_frequency"] == pytest.approx(0.5)
-    assert table.loc[9, "observed_frequency"] == pytest.approx(2 / 3)
-    assert np.isnan(table.loc[2, "observed_frequency"])
-
-
 def test_reliability_diagram_labels_each_filled_bin_with_its_count() -> None:
     prob = np.array([0.05, 0.08, 0.15, 0.55, 0.58, 0.95])
     fig = plots.reliability_diagram(np.array([0, 0, 1, 1, 0, 1]), prob)
