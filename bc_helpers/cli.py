@@ -159,7 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = TrainConfig()
     p = sub.add_parser("train", help="train one model into a run folder, evaluate it on the test part")
     _add_data_args(p)
-    p.add_argument("--model", required=True, help="cnn, lstm, gru, vgg16, resnet50 or cnn_lstm")
+    p.add_argument("--model", required=True,
+                   help="cnn, lstm, gru, vgg16, resnet50 or cnn_lstm; a name registered with "
+                   "@bc_helpers.models.register_model; or package.module:function (a builder taking image_size and "
+                   "keyword hyperparameters; the module must be importable, e.g. on PYTHONPATH)")
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--image-size", type=int, default=d.image_size, help="side in pixels the model works at")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
