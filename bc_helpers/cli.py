@@ -152,9 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .balance import BALANCES
     from .decisions import THRESHOLD_METHODS
-    from .runs import IF_EXISTS, STRATEGIES, TrainConfig
+    from .runs import IF_EXISTS, STAINS, STRATEGIES, TrainConfig
     from .splits import PROTOCOLS
-    from .stain import STAINS
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train one model into a run folder, evaluate it on the test part")

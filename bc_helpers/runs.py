@@ -14,6 +14,7 @@ from .files import write_csv_atomic, write_json_atomic
 
 IF_EXISTS = ("error", "rename", "reuse")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
+STAINS = ("none", "augment", "normalise")  # bc_helpers.stain: none, H&E jitter (training only), Reinhard
 MODEL_NOTEBOOKS = {
     "cnn": "03_cnn", "lstm": "04_lstm", "gru": "05_gru", "vgg16": "06_vgg16", "resnet50": "07_resnet50",
     "cnn_lstm": "08_cnn_lstm",
@@ -40,7 +41,7 @@ class TrainConfig:
     patience: int = 3
     output: str = "sigmoid"
     augment: bool = True
-    stain: str = "none"  # stain.STAINS: augment (H&E jitter, training only), normalise (Reinhard)
+    stain: str = "none"  # one of STAINS
     threshold: str = "youden"
     target_sensitivity: float = 0.95
     review_width: float = 0.1

@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import WorkbookError
+from .runs import STAINS
 from .runtime import keras, tf
 
-STAINS = ("none", "augment", "normalise")
 # Rows: the optical-density vectors of haematoxylin, eosin and DAB (scikit-image's rgb_from_hed).
 RGB_FROM_HED = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]])
 HED_FROM_RGB = np.linalg.inv(RGB_FROM_HED)

@@ -22,15 +22,6 @@ def search_dir(root: str | Path, dataset: str, protocol: str = TUNED_PROTOCOL) -
     return Path(root) / dataset / protocol / FOLDER
 
 
-def split_setting(setting: dict, learning_rate: float) -> tuple[dict, float]:
-    """A grid setting as (model hyperparameters, learning rate): `learning_rate` goes to the optimizer
-    (TrainConfig.learning_rate), never to the model builder."""
-    from .gridsearch import COMPILE_KEYS
-
-    hparams = {k: v for k, v in setting.items() if k not in COMPILE_KEYS}
-    return hparams, float(setting.get("learning_rate", learning_rate))
-
-
 def save_search(result: GridResult, folder: str | Path, hparams: dict, learning_rate: float) -> Path:
     """Write the search's per-fold scores, its summary table and the chosen setting (with the fixed
     hyperparameters it was searched around) into `folder`; returns choice.json's path."""

@@ -55,13 +55,22 @@ def test_train_writes_a_complete_run_folder(trained: Path) -> None:
     assert config["balance"]["after"]["0"] == config["balance"]["after"]["1"]
 
 
-def test_threshold_is_chosen_on_validation(trained: Path) -> None:
-    from bc_helpers.decisions import youden_threshold
+def test_threshold_follows_the_stated_rule_on_validation_data(trained: Path) -> None:
+    """Youden's J on the validation images when validation holds enough patients of each class, else the
+    training prior (0.5 after balancing); metrics.json names the rule and why."""
+    from bc_helpers.decisions import MIN_PATIENTS_PER_CLASS, patients_per_class, youden_threshold
 
-    preds = pd.read_csv(trained / "predictions.csv")
+    preds = pd.read_csv(trained / "predictions.csv", dtype={"patient": str})
     val = preds[preds["part"] == "val"]
-    expected = youden_threshold(val["label"], val["probability"])
-    assert json.loads((trained / "metrics.json").read_text())["threshold"] == pytest.approx(expected, abs=1e-6)
+    metrics = json.loads((trained / "metrics.json").read_text())
+    enough = min(patients_per_class(val["label"].to_numpy(), val["patient"].to_numpy()).values()) \
+        >= MIN_PATIENTS_PER_CLASS
+    if enough:
+        assert metrics["threshold_rule"] == "youden"
+        assert metrics["threshold"] == pytest.approx(youden_threshold(val["label"], val["probability"]), abs=1e-6)
+    else:
+        assert metrics["threshold_rule"] == "prior" and metrics["threshold"] == 0.5
+        assert "validation holds" in metrics["threshold_note"]
 
 
 def test_evaluate_command_writes_the_json_contract(trained: Path, tiny_sample: Path, tmp_path: Path) -> None:
