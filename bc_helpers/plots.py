@@ -156,11 +156,14 @@ def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str = "mean_r
 
 
 def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
-    """The same models scored on an image-level split and on a patient split."""
+    """The same models scored on an image-level split and on a patient split (one bar pair per dataset, model
+    and image-level protocol)."""
     labels = leak["dataset"] + " / " + leak["model"]
+    if "image_protocol" in leak:
+        labels = labels + " (" + leak["image_protocol"] + ")"
     x = np.arange(len(leak))
     fig, ax = plt.subplots(figsize=(8, 3))
-    ax.bar(x - 0.2, leak[f"{metric} (image split)"], 0.4, label="image-level split (paper)")
+    ax.bar(x - 0.2, leak[f"{metric} (image split)"], 0.4, label="image-level split")
     ax.bar(x + 0.2, leak[f"{metric} (patient split)"], 0.4, label="patient split (honest)")
     ax.set_xticks(x, labels, fontsize=8)
     ax.set(ylim=(0, 1.05), ylabel=metric.replace("_", " "), title="how much the paper's split inflates scores")
