@@ -167,9 +167,12 @@ def _colab_site(folder: Path) -> Path:
     the one Colab lacks, as symbolic links (read-only use: pip never writes outside its own environment)."""
     site = Path(sysconfig.get_paths()["purelib"])
     hidden = set()
-    for name in (course.PACKAGE, ABSENT_ON_FAKE_COLAB):
-        dist = metadata.distribution(name)
-        hidden |= {Path(str(f)).parts[0] for f in dist.files or []}
+    wanted = {canonicalize_name(course.PACKAGE), canonicalize_name(ABSENT_ON_FAKE_COLAB)}
+    # Only the installed distributions: a checkout's own bc_helpers.egg-info (on sys.path when pytest runs from
+    # the repository's root) is not what the environment holds.
+    for dist in metadata.distributions(path=[str(site)]):
+        if canonicalize_name(dist.metadata["Name"]) in wanted:
+            hidden |= {Path(str(f)).parts[0] for f in dist.files or []}
     folder.mkdir()
     for entry in site.iterdir():
         if entry.name in hidden or entry.suffix == ".pth" or entry.name.startswith("__editable__"):
