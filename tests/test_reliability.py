@@ -78,21 +78,63 @@ def test_same_seed_same_split_weights_and_metrics(tiny_sample: Path, tmp_path: P
         assert ma[key] == mb[key]
 
 
-def test_mirrored_over_two_cpu_devices_matches_one_device(tiny_sample: Path, tmp_path: Path) -> None:
-    common = ["--model", "lstm", "--epochs", "1", "--deterministic", "--no-augment", "--hparams", '{"dropout": 0}']
-    one = subprocess.run(_train_cmd(tiny_sample / "idc", tmp_path / "one", *common), capture_output=True,
-                         text=True, timeout=600)
-    two = subprocess.run(_train_cmd(tiny_sample / "idc", tmp_path / "two", *common, "--strategy", "mirrored",
-                                    "--cpu-devices", "2"), capture_output=True, text=True, timeout=600)
-    assert one.returncode == 0, one.stderr[-2000:]
-    assert two.returncode == 0, two.stderr[-2000:]
-    p1 = pd.read_csv(tmp_path / "one" / "predictions.csv")["probability"]
-    p2 = pd.read_csv(tmp_path / "two" / "predictions.csv")["probability"]
-    # Not bit for bit: the gradient all-reduce sums in another order and the last, smaller batch is split
-    # unevenly between the replicas (measured here: probabilities differ by a few hundredths after an epoch).
-    assert p1.corr(p2, method="spearman") > 0.9 and (p1 - p2).abs().max() < 0.1
-    m1, m2 = (json.loads((tmp_path / r / "metrics.json").read_text()) for r in ("one", "two"))
-    assert abs(m1["roc_auc"] - m2["roc_auc"]) < 0.05
+_MIRRORED = """
+import json, sys
+import numpy as np
+from bc_helpers.runtime import split_cpu, set_seed
+split_cpu(2)
+from bc_helpers.distributed import choose_strategy, synchronize_batch_norm
+from bc_helpers.models import build_model
+from bc_helpers.pipeline import make_dataset
+from bc_helpers.training import compile_model
+rng = np.random.default_rng(0)
+x = rng.integers(0, 255, (96, 24, 24, 3), dtype=np.uint8)
+y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("float32")
+w = np.where(y == 1, 2.0, 0.7).astype("float32")
+out = {}
+for name in ("default", "mirrored"):
+    set_seed(0, deterministic=True)
+    strategy = choose_strategy(name)
+    with strategy.scope():
+        model = build_model(sys.argv[1], image_size=24, output="sigmoid", augment=False, dropout=0)
+        compile_model(model, 1e-3)
+    synchronize_batch_norm(model, strategy)
+    start = model.get_weights()
+    model.fit(make_dataset(x, y, 16, weights=w), epochs=2, verbose=0)
+    out[name] = {"replicas": strategy.num_replicas_in_sync, "start": start, "end": model.get_weights()}
+a, b = out["default"], out["mirrored"]
+print(json.dumps({"replicas": [a["replicas"], b["replicas"]],
+                  "start": max(float(np.abs(p - q).max()) for p, q in zip(a["start"], b["start"])),
+                  "end": max(float((np.abs(p - q) / (1 + np.abs(p))).max()) for p, q in zip(a["end"], b["end"])),
+                  "moved": max(float(np.abs(p - q).max()) for p, q in zip(a["start"], a["end"]))}))
+"""
+
+
+@pytest.mark.parametrize("model", ["cnn", "lstm"])
+def test_mirrored_over_two_cpu_devices_matches_one_device(model: str) -> None:
+    """The same weighted batches give the same weights on two devices as on one, up to the order in which
+    the all-reduce sums (compared relative to each weight's size). Two things would differ, measured here, so
+    the test holds them fixed: under MirroredStrategy tf.data's per-epoch reshuffle draws another (equally
+    random) order of rows than on one device, and a last batch split unevenly (3 + 2 images) averages each
+    replica's loss on its own (measured: weights apart by up to 0.45 and 0.02)."""
+    out = subprocess.run([sys.executable, "-c", _MIRRORED, model], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    diff = json.loads(out.stdout.strip().splitlines()[-1])
+    assert diff["replicas"] == [1, 2] and diff["start"] == 0.0
+    assert diff["moved"] > 1e-3 and diff["end"] < 1e-4, diff  # measured: 2e-5 (cnn), 3e-7 (lstm)
+
+
+def test_train_runs_mirrored_over_two_cpu_devices(tiny_sample: Path, tmp_path: Path) -> None:
+    out = subprocess.run(_train_cmd(tiny_sample / "idc", tmp_path / "two", "--epochs", "1", "--strategy",
+                                    "mirrored", "--cpu-devices", "2"), capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    from bc_helpers.runs import RunFolder
+
+    run = RunFolder(tmp_path / "two")
+    split = pd.read_csv(run.split)
+    predictions = run.read_predictions("test")
+    assert len(predictions) == (split["part"] == "test").sum() and predictions["probability"].between(0, 1).all()
+    assert run.read_config()["train"]["model"] == "cnn"
 
 
 def _free_port() -> int:
@@ -170,7 +212,7 @@ def test_comparison_notebook_with_no_results_says_what_to_run(tmp_path: Path) ->
 
     out = tmp_path / "09.ipynb"
     papermill.execute_notebook(str(paths.repo_root() / "notebooks" / "09_comparison.ipynb"), str(out),
-                               parameters={"RUN_DIR": str(tmp_path / "empty"), "INTERACTIVE": False},
+                               parameters={"RUN_DIR": str(tmp_path / "empty")},
                                kernel_name="python3", progress_bar=False)
     text = out.read_text()
-    assert "0 finished runs" in text and "run notebooks/08_cnn_lstm.ipynb" in text
+    assert "0 runs selected" in text and "run notebooks/08_cnn_lstm.ipynb with DATASET='sample'" in text
