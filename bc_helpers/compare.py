@@ -81,7 +81,7 @@ def leakage_table(runs: pd.DataFrame, n_boot: int = 500) -> pd.DataFrame:
     rows = []
     for (dataset, model), group in runs.groupby(["dataset", "model"], sort=False):
         honest = group[group["protocol"] == "patient"]
-        for protocol in IMAGE_PROTOCOLS.get(dataset, ("paper", "kaggle")):
+        for protocol in facts(dataset).image_protocols:
             leaky = group[group["protocol"] == protocol]
             pairs = _seed_pairs(leaky, honest)
             if pairs.empty:
@@ -94,12 +94,6 @@ def leakage_table(runs: pd.DataFrame, n_boot: int = 500) -> pd.DataFrame:
                 row[f"{metric} inflation ci"] = _leak_interval(pairs, metric, n_boot)
             rows.append(row)
     return pd.DataFrame(rows)
-
-
-# The image-level protocols each dataset is trained under: `paper` (the course's assumption) everywhere,
-# `kaggle` (the fixed folders) on BreaKHis. Other datasets: whichever of the two their runs have.
-IMAGE_PROTOCOLS = {"sample": ("paper",), "idc": ("paper",), "sample_breakhis": ("kaggle", "paper"),
-                   "breakhis": ("kaggle", "paper")}
 
 
 def _seed_pairs(leaky: pd.DataFrame, honest: pd.DataFrame) -> pd.DataFrame:

@@ -26,6 +26,12 @@ class DatasetFacts:
     how_to_get: str
     images: int | None = None  # the full dataset's image count, where known
 
+    @property
+    def image_protocols(self) -> tuple[str, ...]:
+        """The image-level splits it is trained under in the leakage study: its leaky protocol, then `paper` (the
+        course's reading of the paper's split) where that is another one."""
+        return tuple(dict.fromkeys((self.leaky_protocol, "paper")))
+
 
 DATASETS = {
     facts.name: facts

@@ -172,3 +172,11 @@ def test_indexing_never_generates_the_sample_and_says_how(tmp_path: Path, monkey
     assert sources.resolve_data_dir("idc", None) == tmp_path / "data" / "raw" / "idc" and made == [
         tmp_path / "data" / "sample"]
     assert sources.resolve_data_dir("sample", tmp_path / "mine") == tmp_path / "mine" and len(made) == 1
+
+
+def test_the_leakage_study_trains_each_dataset_under_its_leaky_split_and_the_papers() -> None:
+    from bc_helpers.registry import facts
+
+    assert facts("sample").image_protocols == ("paper",)
+    assert facts("breakhis").image_protocols == ("kaggle", "paper")
+    assert all(facts(d).image_protocols[0] == facts(d).leaky_protocol for d in ("idc", "sample_breakhis"))
