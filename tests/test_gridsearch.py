@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bc_helpers.gridsearch import DEFAULT_GRID, GridResult, grid_search
@@ -47,3 +48,26 @@ def test_grid_with_learning_rate_and_smote_folds(tiny_sample: Path) -> None:
     assert (result.learning_rate is None) == (winner["learning_rate"] == "")
     config = result.train_config(TrainConfig())
     build_model("cnn_lstm", image_size=16, **config.hparams)  # no TypeError: the rate is not a model argument
+
+
+@pytest.mark.slow
+def test_a_settings_scores_do_not_depend_on_the_settings_before_it(tiny_sample: Path) -> None:
+    """Settings that differ only in their learning rate reuse one compiled model: it is reset to the fold's
+    fresh initial weights, random-number states and optimizer state before each fit."""
+    from bc_helpers.cache import load_images
+    from bc_helpers.datasets import index_dataset
+
+    index = index_dataset("sample", tiny_sample / "idc")
+    images = load_images(index, 50, progress=False)
+    rows = np.arange(len(index.table))
+    labels, groups = index.table["label"].to_numpy(), index.table["patient"].to_numpy()
+
+    def scores(rates: list[float]) -> pd.DataFrame:
+        result = grid_search(images, rows, labels, groups, {"learning_rate": rates, "filters": [(4,)],
+                                                            "lstm_units": [4]}, folds=2, epochs=1, image_size=16,
+                             verbose=False, balancing="class_weight")
+        return result.folds[result.folds["learning_rate"] == "0.003"].reset_index(drop=True)
+
+    alone, after = scores([3e-3]), scores([3e-2, 3e-3])
+    np.testing.assert_allclose(after["roc_auc"], alone["roc_auc"], atol=1e-6)
+    np.testing.assert_allclose(after["balanced_accuracy"], alone["balanced_accuracy"], atol=1e-6)
