@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import WorkbookError
 from .paper import COST
 from .registry import full_epoch_seconds
 from .runs import MODEL_NAMES
@@ -299,8 +300,15 @@ def _child_peak_mb(code: str, *args: str, cache_dir: str | None = None) -> float
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None = None) -> dict:
-    """Every figure, as the JSON that `bench` writes. Quick: a few steps, 64 px in place of 224, no tuning."""
+def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None = None,
+              models: tuple[str, ...] = MODEL_NAMES) -> dict:
+    """Every figure, as the JSON that `bench` writes. Quick: a few steps, 64 px in place of 224, no tuning.
+    `models`: the models whose training and inference are measured (the CNN-LSTM always is: the input
+    pipeline's rate is compared with its training rate)."""
+    models = tuple(dict.fromkeys(("cnn_lstm", *models)))
+    unknown = sorted(set(models) - set(MODEL_NAMES))
+    if unknown:
+        raise WorkbookError(f"bench --models: unknown {', '.join(unknown)}; choose from {', '.join(MODEL_NAMES)}")
     steps = 2 if quick else 100
     sizes = (50, 64) if quick else (50, PAPER_SIZE)
     run = settings()
@@ -308,7 +316,7 @@ def run_bench(quick: bool = False, dataset: str = "sample", data_dir: str | None
                     "matmul_gflops": matmul_gflops(seconds=0.5 if quick else 2.0, windows=1 if quick else 3)}
     result["input"] = input_rates(dataset, data_dir)
     result["training"], result["inference"] = {}, {}
-    for name in MODEL_NAMES:
+    for name in models:
         result["training"][name] = {}
         for size in sizes:
             big = size > 64
@@ -372,9 +380,10 @@ def table(result: dict) -> str:
     return "\n".join(lines)
 
 
-def main(quick: bool, out: str | None, dataset: str, data_dir: str | None) -> dict:
+def main(quick: bool, out: str | None, dataset: str, data_dir: str | None,
+         models: tuple[str, ...] = MODEL_NAMES) -> dict:
     """Run every measurement, print the summary, and write the JSON to `out` if given."""
-    result = run_bench(quick, dataset, data_dir)
+    result = run_bench(quick, dataset, data_dir, models)
     print(table(result))
     if out:
         from .files import write_json_atomic

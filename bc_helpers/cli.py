@@ -11,6 +11,7 @@ from pathlib import Path
 from .datasets import index_dataset
 from .errors import WorkbookError
 from .registry import DATASETS
+from .runs import MODEL_NAMES
 from .sources import resolve_data_dir
 
 
@@ -113,7 +114,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.render:
         sys.stdout.write(render(json.loads(args.render.read_text()), args.render.as_posix()))
         return 0
-    bench(args.quick, args.out, args.dataset, args.data_dir)
+    bench(args.quick, args.out, args.dataset, args.data_dir, tuple(args.models.split(",")))
     return 0
 
 
@@ -218,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure input, training and inference speed and memory; table and JSON")
     p.add_argument("--quick", action="store_true", help="a few steps per model (seconds, for tests)")
+    p.add_argument("--models", default=",".join(MODEL_NAMES),
+                   help="comma-separated models to measure (default: all six; cnn_lstm is always measured)")
     p.add_argument("--out", type=Path, default=None, help="JSON file to write")
     p.add_argument("--render", type=Path, default=None, metavar="FILE.json",
                    help="print the README's speed figures (markdown) from a bench JSON file; measures nothing")

@@ -22,7 +22,10 @@ import time
 import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
 
 from bc_helpers import paths
 
@@ -34,6 +37,9 @@ KERNEL = "python3"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The browser test checks what the UI does (every cell runs, the widgets answer), not the training, which nbval
+# and papermill cover at the defaults: 08 gets small settings, injected as papermill injects them.
+SMALL = {"08_cnn_lstm": {"EPOCHS": 1, "GRID": {}, "SEEDS": [], "MAX_TRAIN_IMAGES": 600}}
 
 
 def _require(found: bool, reason: str) -> None:
@@ -76,6 +82,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory):
     yielded once the server answers and lists the python3 kernelspec."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(paths.repo_root() / "notebooks", root / "notebooks")
+    for stem, parameters in SMALL.items():
+        path = root / "notebooks" / f"{stem}.ipynb"
+        nbformat.write(parameterize_notebook(load_notebook_node(str(path)), parameters), path)
     port, token = _free_port(), secrets.token_hex(16)
     settings = root / "settings" / "@jupyterlab"
     (settings / "apputils-extension").mkdir(parents=True)
