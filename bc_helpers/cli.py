@@ -102,7 +102,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         params.update(loaded)
     params.update({name: parse_value(value) for name, value in args.param})
     leak = [m for m in args.leak_models.split(",") if m] if args.leak_models is not None else None
-    run_all(args.out, args.dataset, args.data_dir, params, leak)
+    run_all(args.out, args.dataset, args.data_dir, params, leak, args.jobs)
     return 0
 
 
@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, default=None)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("run", help="run every notebook in order with papermill, then write the report")
+    p = sub.add_parser("run", help="run every notebook with papermill, several at once, then write the report")
     p.add_argument("--dataset", action="append", choices=list(DATASETS),
                    help="repeat for several (default: sample and sample_breakhis, both SYNTHETIC)")
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (with one --dataset)")
@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="models also trained on the paper's split, comma-separated (default cnn_lstm, whose "
                         "notebook also trains its ablation's CNN arm there)")
     p.add_argument("--out", type=Path, default=Path("runs/workbook"), help="where runs, notebooks and report go")
+    p.add_argument("--jobs", type=int, default=2,
+                   help="notebooks run at once, each in its own kernel (default 2; 1: one after another)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="measure input, training and inference speed and memory; table and JSON")

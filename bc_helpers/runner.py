@@ -1,16 +1,21 @@
-"""`python -m bc_helpers run`: every notebook in order with papermill, then a report.
+"""`python -m bc_helpers run`: every notebook with papermill, several at once, then a report.
 
 Executed copies go under RUN_DIR/notebooks/ (the sources are never written), each also rendered as HTML beside
 it, training runs under RUN_DIR/<dataset>/<protocol>/<model>/, and the report to RUN_DIR/report.html and report.md.
 Notebook 08's grid search runs on the patient split only; its chosen setting is passed to 08's leaky runs.
+`jobs` notebooks run at once, each in its own kernel, in an order that respects what one needs of another
+(`needs`): much of a notebook's time is single-threaded (starting a kernel, Keras tracing a model), which a
+second notebook overlaps.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import sys
 import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,6 +68,21 @@ def plan(datasets: list[str], leak_models: list[str]) -> list[Step]:
     return steps
 
 
+def needs(step: Step, steps: list[Step]) -> list[Step]:
+    """The steps that must finish before `step` starts: 08 under a leaky protocol trains the setting that 08 on
+    the patient split chose; 06 on one dataset pretrains its backbone in the other dataset's VGG-16 folder, so
+    the two 06 runs take turns; 09 reads every run."""
+    before = steps[:steps.index(step)]
+    if step.notebook == "09_comparison":
+        return before
+    if step.notebook == MODEL_NOTEBOOKS["cnn_lstm"] and step.params.get("PROTOCOL", TUNED_PROTOCOL) != TUNED_PROTOCOL:
+        return [s for s in before if s.notebook == step.notebook and s.params.get("PROTOCOL") == TUNED_PROTOCOL
+                and s.params.get("DATASET") == step.params.get("DATASET")]
+    if step.notebook == MODEL_NOTEBOOKS["vgg16"]:
+        return [s for s in before if s.notebook == step.notebook]
+    return []
+
+
 def declared_parameters(notebook: Path) -> dict[str, dict]:
     """The names, types and defaults of a notebook's `parameters` cell (papermill's inspection)."""
     import papermill
@@ -101,6 +121,7 @@ def this_kernel(folder: Path):
     (spec / "kernel.json").write_text(json.dumps({
         "argv": [sys.executable, "-c", QUIET_KERNEL, "--log-level=ERROR", "-f", "{connection_file}"],
         "display_name": "Python 3 (workbook)", "language": "python",
+        "env": {"TF_FORCE_GPU_ALLOW_GROWTH": "true"},  # kernels running at once share a GPU's memory
     }))
     old = os.environ.get("JUPYTER_PATH")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(folder), old]))
@@ -135,12 +156,13 @@ def write_html(notebook: Path) -> Path:
     return target
 
 
-def execute(step: Step, out: Path, common: dict) -> Path:
-    """One notebook with papermill; a failure names the notebook, the cell and the error."""
+def execute(step: Step, out: Path, common: dict, folder: Path | None = None) -> Path:
+    """One notebook of `folder` (default: the workbook's) with papermill; a failure names the notebook, the
+    cell and the error."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    source = notebooks_dir() / f"{step.notebook}.ipynb"
+    source = (folder or notebooks_dir()) / f"{step.notebook}.ipynb"
     target = out / "notebooks" / f"{step.label}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
     params = {**common, **step.params, "RUN_DIR": str(out), "INTERACTIVE": False}
@@ -156,9 +178,45 @@ def execute(step: Step, out: Path, common: dict) -> Path:
     return target
 
 
+def _cost_rank(step: Step) -> int:
+    """Start the longest notebooks first (08, 07, 06), so that the last to finish are short ones."""
+    long = [MODEL_NOTEBOOKS[m] for m in ("cnn_lstm", "resnet50", "vgg16")]
+    return long.index(step.notebook) if step.notebook in long else len(long)
+
+
+def run_step(step: Step, out: Path, common: dict, folder: Path) -> float:
+    """Execute one step and render it as HTML; returns its seconds (run in a worker process)."""
+    started = time.perf_counter()
+    write_html(execute(with_chosen_setting(step, out), out, common, folder))
+    return time.perf_counter() - started
+
+
+def run_steps(steps: list[Step], out: Path, common: dict, jobs: int) -> None:
+    """Run `steps`, at most `jobs` at once, each once what it `needs` has finished, in the plan's order. The
+    first failure stops the run: nothing more starts, the steps already running finish, and it is raised."""
+    waiting, running, done = list(steps), {}, set()
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while waiting or running:
+            ready = sorted((s for s in waiting if all(n.label in done for n in needs(s, steps))), key=_cost_rank)
+            for step in ready[:jobs - len(running)]:
+                waiting.remove(step)
+                running[pool.submit(run_step, step, out, common, notebooks_dir())] = step
+                print(f"        {step.label} started", flush=True)
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                step = running.pop(future)
+                if future.exception() is not None:
+                    print(f"[{len(done) + 1:2d}/{len(steps)}] {step.label} FAILED", flush=True)
+                    waiting.clear()
+                    wait(list(running))
+                    raise future.exception()
+                done.add(step.label)
+                print(f"[{len(done):2d}/{len(steps)}] {step.label} done in {future.result():.0f} s", flush=True)
+
+
 def run_all(out: str | Path, datasets: list[str] | None = None, data_dir: str | None = None,
-            params: dict | None = None, leak_models: list[str] | None = None) -> Path:
-    """Run the workbook into `out` and write the report; returns report.html's path."""
+            params: dict | None = None, leak_models: list[str] | None = None, jobs: int = 2) -> Path:
+    """Run the workbook into `out`, `jobs` notebooks at once, and write the report; returns report.html's path."""
     from .report import write_report
 
     out = Path(out).resolve()
@@ -173,15 +231,7 @@ def run_all(out: str | Path, datasets: list[str] | None = None, data_dir: str | 
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     with this_kernel(out / ".kernel"):
-        for i, step in enumerate(steps, 1):
-            print(f"[{i:2d}/{len(steps)}] {step.label} ...", end=" ", flush=True)
-            t0 = time.perf_counter()
-            try:
-                write_html(execute(with_chosen_setting(step, out), out, common))
-            except WorkbookError:
-                print("FAILED", flush=True)
-                raise
-            print(f"done in {time.perf_counter() - t0:.0f} s", flush=True)
+        run_steps(steps, out, common, max(1, jobs))
     report = write_report(out, datasets, common, time.perf_counter() - started)
     print(f"report: {report} (and report.md); total {time.perf_counter() - started:.0f} s")
     return report

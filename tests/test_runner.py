@@ -137,3 +137,40 @@ def test_leaky_runs_of_08_train_the_setting_chosen_on_the_patient_split(tmp_path
                             "LEARNING_RATE": 3e-4, "GRID": {}}
     honest = runner.Step("08_cnn_lstm", {"DATASET": "sample", "PROTOCOL": "patient"})
     assert runner.with_chosen_setting(honest, tmp_path) == honest
+
+
+def test_each_step_waits_for_what_it_needs() -> None:
+    steps = runner.plan(["sample", "sample_breakhis"], ["cnn_lstm"])
+    by_label = {s.label: s for s in steps}
+
+    def needs(label: str) -> set[str]:
+        return {s.label for s in runner.needs(by_label[label], steps)}
+
+    assert needs("08_cnn_lstm-sample-paper") == {"08_cnn_lstm-sample-patient"}
+    assert needs("08_cnn_lstm-sample_breakhis-kaggle") == {"08_cnn_lstm-sample_breakhis-patient"}
+    assert needs("06_vgg16-sample_breakhis-patient") == {"06_vgg16-sample-patient"}
+    assert needs("06_vgg16-sample-patient") == needs("03_cnn-sample-patient") == set()
+    assert needs("09_comparison") == set(by_label) - {"09_comparison"}
+
+
+def test_two_notebooks_run_at_once(fake_notebooks: Path, tmp_path: Path) -> None:
+    # "waits" finishes only once "signals" has written its file while "waits" is still running: with one
+    # notebook at a time it would fail after 120 s.
+    _notebook(fake_notebooks / "waits.ipynb", "import time\nfrom pathlib import Path\nstart = time.time()\n"
+              "while not Path(RUN_DIR, 'signal').exists():\n    assert time.time() - start < 120, 'alone'\n"
+              "    time.sleep(0.1)")
+    _notebook(fake_notebooks / "signals.ipynb", "from pathlib import Path\nPath(RUN_DIR, 'signal').touch()")
+    out = tmp_path / "out"
+    with runner.this_kernel(tmp_path / "kernel"):
+        runner.run_steps([runner.Step("waits"), runner.Step("signals")], out, {}, jobs=2)
+    assert (out / "notebooks" / "waits.html").exists() and (out / "notebooks" / "signals.html").exists()
+
+
+def test_a_failure_stops_the_run_before_the_steps_that_wait(fake_notebooks: Path, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "out"
+    with runner.this_kernel(tmp_path / "kernel"), pytest.raises(WorkbookError, match="broken.ipynb failed in cell"):
+        runner.run_steps([runner.Step("broken"), runner.Step("ok"), runner.Step("09_comparison")], out, {}, jobs=2)
+    assert (out / "notebooks" / "ok.ipynb").exists()  # ran beside the failing one
+    assert not (out / "notebooks" / "09_comparison.ipynb").exists()  # needs both: never started
+    assert "broken FAILED" in capsys.readouterr().out
