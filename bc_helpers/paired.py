@@ -17,7 +17,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from .errors import WorkbookError
-from .metrics import MIN_BOOTSTRAP_PATIENTS
+from .metrics import MIN_BOOTSTRAP_PATIENTS, DrawScorer
 from .runs import RunFolder
 
 METRICS = ("roc_auc", "balanced_accuracy")
@@ -91,28 +91,6 @@ def _delong_components(positives: np.ndarray, negatives: np.ndarray) -> tuple[np
     return aucs, cov
 
 
-class _Scorer:
-    """Weighted ROC-AUC and balanced accuracy of one run's scores; weights are per image, from a draw."""
-
-    def __init__(self, y: np.ndarray, prob: np.ndarray, threshold: float) -> None:
-        self.y = np.asarray(y).astype(int)
-        self.predicted = (np.asarray(prob) >= threshold).astype(int)
-        self.values, self.inverse = np.unique(np.asarray(prob, dtype=float), return_inverse=True)
-
-    def scores(self, w: np.ndarray) -> dict[str, float]:
-        pos, neg = w * self.y, w * (1 - self.y)
-        w_pos, w_neg = pos.sum(), neg.sum()
-        if w_pos == 0 or w_neg == 0:
-            return {name: float("nan") for name in METRICS}
-        pos_at = np.bincount(self.inverse, pos, len(self.values))
-        neg_at = np.bincount(self.inverse, neg, len(self.values))
-        below = np.cumsum(neg_at) - neg_at
-        auc = float((pos_at * (below + 0.5 * neg_at)).sum() / (w_pos * w_neg))
-        sens = (pos * self.predicted).sum() / w_pos
-        spec = (neg * (1 - self.predicted)).sum() / w_neg
-        return {"roc_auc": auc, "balanced_accuracy": float((sens + spec) / 2)}
-
-
 class _PatientDraws:
     """Integer image weights for patient-level bootstrap draws over one test set."""
 
@@ -163,7 +141,7 @@ def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 2000, seed:
     a, b = read_run(run_a), read_run(run_b)
     _aligned(a, b)
     y, groups = a.table["label"].to_numpy(), a.table["patient"].to_numpy()
-    sa, sb = (_Scorer(y, r.table["probability"].to_numpy(), r.threshold) for r in (a, b))
+    sa, sb = (DrawScorer(y, r.table["probability"].to_numpy(), r.threshold) for r in (a, b))
     ones = np.ones(len(y))
     point_a, point_b = sa.scores(ones), sb.scores(ones)
     draws = _PatientDraws(groups)
@@ -213,7 +191,7 @@ def seed_difference(pairs: Sequence[tuple[str | Path, str | Path]], metric: str 
         a, b = read_run(run_a), read_run(run_b)
         if paired:
             _aligned(a, b)
-        scorers = [_Scorer(r.table["label"].to_numpy(), r.table["probability"].to_numpy(), r.threshold)
+        scorers = [DrawScorer(r.table["label"].to_numpy(), r.table["probability"].to_numpy(), r.threshold)
                    for r in (a, b)]
         draws = [_PatientDraws(r.table["patient"].to_numpy()) for r in (a, b)]
         ones = [np.ones(len(r.table)) for r in (a, b)]

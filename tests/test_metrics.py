@@ -7,6 +7,8 @@ import pytest
 
 from bc_helpers.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
 from bc_helpers.metrics import (
+    CI_METRICS,
+    DrawScorer,
     binary_metrics,
     bootstrap,
     bootstrap_ci,
@@ -130,3 +132,33 @@ def test_reliability_bins_hold_the_right_counts_and_shares_and_the_last_bin_is_c
     assert table.loc[5, "observed_frequency"] == pytest.approx(0.5)
     assert table.loc[9, "observed_frequency"] == pytest.approx(2 / 3)
     assert np.isnan(table.loc[2, "observed_frequency"])
+
+
+def test_a_weighted_draw_scores_as_scikit_learn_does_on_the_resampled_images() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 300)
+    prob = np.round(rng.random(300) * 0.6 + 0.3 * y, 2)  # rounded: many ties
+    scorer = DrawScorer(y, prob, 0.45)
+    for _ in range(5):
+        w = rng.integers(0, 3, 300)
+        resampled = binary_metrics(np.repeat(y, w), np.repeat(prob, w), 0.45)
+        assert scorer.scores(w.astype(float)) == pytest.approx({k: resampled[k] for k in CI_METRICS}, abs=1e-12)
+    assert np.isnan(scorer.scores((y == 1).astype(float))["roc_auc"])  # one class only
+
+
+def test_the_bootstrap_resamples_patients_as_copies_of_their_images_would() -> None:
+    rng = np.random.default_rng(4)
+    patients = np.repeat(np.array([f"p{i}" for i in range(12)]), 20)
+    y, prob = rng.integers(0, 2, 240), rng.random(240)
+    ci = bootstrap_ci(y, prob, patients, 0.5, n_boot=50, seed=2)
+    # The same draws, as concatenated copies of the drawn patients' images, scored by scikit-learn.
+    names, codes = np.unique(patients, return_inverse=True)
+    draw_rng, draws = np.random.default_rng(2), {m: [] for m in CI_METRICS}
+    for _ in range(50):
+        rows = np.concatenate([np.flatnonzero(codes == i) for i in draw_rng.integers(0, len(names), len(names))])
+        if len(np.unique(y[rows])) == 2:
+            m = binary_metrics(y[rows], prob[rows], 0.5)
+            for name in CI_METRICS:
+                draws[name].append(m[name])
+    for name, values in draws.items():
+        assert ci[name] == pytest.approx([np.quantile(values, 0.025), np.quantile(values, 0.975)], abs=1e-12)
