@@ -19,7 +19,8 @@ MIN_IMAGES_PER_PATIENT = 3
 
 @dataclass(frozen=True)
 class ThresholdChoice:
-    """A decision threshold, the rule that gave it ("youden", "sensitivity", "fixed" or "prior"), and why."""
+    """A decision threshold, the rule that gave it ("youden", "sensitivity", "fixed", "share" or "prior"), and
+    why."""
 
     threshold: float
     rule: str
@@ -62,10 +63,13 @@ def patients_per_class(y_true: np.ndarray, patients: np.ndarray,
 def decide_threshold(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, method: str = "youden",
                      target: float = 0.95, prior: float = 0.5,
                      min_patients: int = MIN_PATIENTS_PER_CLASS) -> ThresholdChoice:
-    """`method` on the validation data when it can be trusted; otherwise the training prior of the positive
-    class (0.5 after balancing), the threshold that maximises balanced accuracy for a calibrated model.
-
-    Not trusted: fewer than `min_patients` patients per class, or a validation ROC-AUC no better than chance."""
+    """`method` on the validation data when it can be trusted. Not trusted: fewer than `min_patients` patients per
+    class, or a validation ROC-AUC no better than chance. Then, if validation holds both classes, the "share"
+    rule: the threshold that calls positive the same share of validation images as are positive, a quantile of
+    the probabilities that uses no image's label, only the share, so a few patients cannot pull it to an extreme.
+    It needs no calibration: a model trained for a few epochs ranks images before its probabilities settle
+    around 0.5. Without both classes, the training prior of the positive class (0.5 after balancing), the
+    threshold that maximises balanced accuracy for a calibrated model."""
     y_true, prob = np.asarray(y_true).astype(int), np.asarray(prob, dtype=float)
     if method == "fixed":
         return ThresholdChoice(0.5, "fixed", "fixed at 0.5 by request")
@@ -78,6 +82,11 @@ def decide_threshold(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray,
     else:
         return ThresholdChoice(choose_threshold(y_true, prob, method, target), method,
                                f"{method} on {len(np.unique(patients))} validation patients")
+    if len(np.unique(y_true)) == 2:
+        share = float(y_true.mean())
+        return ThresholdChoice(float(np.quantile(prob, 1 - share)), "share",
+                               f"{reason}: the threshold calls {share:.1%} of the {len(y_true)} validation images "
+                               "positive, as many as are")
     return ThresholdChoice(float(prior), "prior", f"{reason}: the training prior {prior:.3f} is used")
 
 

@@ -20,7 +20,8 @@ OUTPUTS = ("sigmoid", "softmax")
 MIN_SIZE = {"vgg16": 32, "resnet50": 32}
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 # Keras's default 0.99 needs several hundred steps before the moving statistics used at inference settle;
-# 0.9 settles in a few dozen, so short runs on small data validate and test sensibly.
+# 0.9 settles in a few dozen, so short runs on small data validate and test sensibly. Every batch norm of the
+# workbook uses it, ResNet-50's included (keras.applications builds those with 0.99).
 BN_MOMENTUM = 0.9
 
 
@@ -124,12 +125,14 @@ def gru(image_size: int = 50, output: str = "sigmoid", augment: bool = True, uni
 
 
 def _application(kind: str, image_size: int, output: str, augment: bool, weights: str | None,
-                 freeze_backbone: bool, unfreeze_last: int, dropout: float, dense: int, l2: float) -> keras.Model:
+                 freeze_backbone: bool, unfreeze_last: int, dropout: float, dense: int, l2: float,
+                 bn_momentum: float = BN_MOMENTUM) -> keras.Model:
     """A keras.applications backbone (without its top) between the workbook's input layers and head.
 
     weights: None (random: from scratch), "imagenet", or the path of a model.keras this builder saved (a
     run of another dataset, or the head-training stage): every layer the two share starts from it.
-    freeze_backbone: train the head only, except the backbone's last `unfreeze_last` layers (fine-tuning)."""
+    freeze_backbone: train the head only, except the backbone's last `unfreeze_last` layers (fine-tuning).
+    bn_momentum: of the backbone's batch norms (keras.applications builds them with 0.99)."""
     if image_size < MIN_SIZE[kind]:
         raise WorkbookError(
             f"{kind} needs image_size >= {MIN_SIZE[kind]} (got {image_size}): its five poolings would "
@@ -147,6 +150,9 @@ def _application(kind: str, image_size: int, output: str, augment: bool, weights
             f"could not load {kind} weights={weights!r} ({exc}). Without network access, download the "
             "weights file elsewhere into ~/.keras/models/, or use weights=None (the default)."
         ) from exc
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = bn_momentum
     inputs, x = _inputs(image_size, augment)
     if imagenet_input:
         x = ImageNetPreprocess()(x)
@@ -193,10 +199,11 @@ def vgg16(image_size: int = 50, output: str = "sigmoid", augment: bool = True, w
 
 def resnet50(image_size: int = 50, output: str = "sigmoid", augment: bool = True, weights: str | None = None,
              freeze_backbone: bool = False, unfreeze_last: int = 0, dropout: float = 0.5, dense: int = 256,
-             l2: float = 1e-4) -> keras.Model:
-    """keras.applications.ResNet50 without its top; weights=None (no download) unless asked."""
+             l2: float = 1e-4, bn_momentum: float = BN_MOMENTUM) -> keras.Model:
+    """keras.applications.ResNet50 without its top; weights=None (no download) unless asked. bn_momentum: of
+    its 53 batch norms; lower it for runs of a few dozen steps, whose weights change faster than 0.9 follows."""
     return _application("resnet50", image_size, output, augment, weights, freeze_backbone, unfreeze_last, dropout,
-                        dense, l2)
+                        dense, l2, bn_momentum)
 
 
 def backbone_origin(hparams: dict) -> str:

@@ -1,4 +1,5 @@
-"""The threshold rule: Youden's J on validation data when it holds enough patients, the training prior otherwise."""
+"""The threshold rule: Youden's J on validation data when it holds enough patients; else the validation share of
+positives, or the training prior."""
 
 import numpy as np
 import pytest
@@ -28,20 +29,24 @@ def test_enough_patients_use_youden() -> None:
     assert choice.threshold == pytest.approx(choose_threshold(y, prob, "youden"))
 
 
-def test_few_patients_fall_back_to_the_training_prior_and_say_why() -> None:
+def test_few_patients_call_the_validation_share_positive_and_say_why() -> None:
     y, prob, patients = _validation(3)
-    choice = decide_threshold(y, prob, patients, "youden", prior=0.37)
-    assert (choice.rule, choice.threshold) == ("prior", 0.37)
-    assert "3 negative and 3 positive patients" in choice.reason and "at least 4 each" in choice.reason
+    keep = (y == 1) | (np.arange(len(y)) % 4 == 0)  # 25% positives among the kept images
+    y, prob, patients = y[keep], prob[keep] + 0.4, patients[keep]  # probabilities all above 0.4: uncalibrated
+    choice = decide_threshold(y, prob, patients, "youden", prior=0.5)
+    assert choice.rule == "share" and np.mean(prob >= choice.threshold) == pytest.approx(y.mean(), abs=0.02)
+    assert "validation holds 3 negative and 3 positive patients" in choice.reason and "at least 4 each" in choice.reason
+    assert np.mean(prob >= 0.5) > 0.9  # the training prior would have called nearly every image positive
 
 
 def test_a_validation_roc_no_better_than_chance_falls_back() -> None:
     y, prob, patients = _validation(8)
     choice = decide_threshold(y, 1 - prob, patients, "sensitivity", prior=0.5)
-    assert choice.rule == "prior" and "no better than chance" in choice.reason
+    assert choice.rule == "share" and "no better than chance" in choice.reason
 
 
-def test_one_class_in_validation_falls_back() -> None:
+def test_one_class_in_validation_falls_back_to_the_training_prior() -> None:
     y, prob, patients = _validation(8)
     keep = y == 1
-    assert decide_threshold(y[keep], prob[keep], patients[keep]).rule == "prior"
+    choice = decide_threshold(y[keep], prob[keep], patients[keep], prior=0.37)
+    assert (choice.rule, choice.threshold) == ("prior", 0.37)

@@ -11,6 +11,7 @@ import pytest
 
 from bc_helpers.errors import WorkbookError
 from bc_helpers.models import (
+    BN_MOMENTUM,
     MODEL_NAMES,
     REGISTRY,
     FusedBatchNormalization,
@@ -51,10 +52,19 @@ def test_each_model_builds_trains_a_step_and_predicts(name: str, output: str) ->
 
 
 @pytest.mark.slow
-def test_resnet50_builds_and_trains_a_step() -> None:
+def test_resnet50_builds_and_trains_a_step_and_its_batch_norms_settle_fast(tmp_path: Path) -> None:
     model = compile_model(build_model("resnet50", image_size=32))
+    norms = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    before = norms[0].moving_variance.numpy().copy()
     model.fit(X, targets_for(model, Y), epochs=1, batch_size=8, verbose=0)
     assert model.predict(X, verbose=0).shape == (8, 1)
+    # One step moves the moving variance 1 - momentum of the way to the batch's: 0.1, not Keras's 0.01.
+    moved = np.abs(norms[0].moving_variance.numpy() - before)
+    assert len(norms) == 53 and {n.momentum for n in norms} == {BN_MOMENTUM} and moved.max() > 0.02
+    model.save(tmp_path / "r.keras")
+    loaded = keras.saving.load_model(tmp_path / "r.keras")
+    assert {n.momentum for n in loaded._flatten_layers() if isinstance(n, keras.layers.BatchNormalization)} == {
+        BN_MOMENTUM}
 
 
 def test_models_accept_raw_uint8_of_any_size() -> None:
