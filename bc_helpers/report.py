@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare, paper, plots
+from . import compare, paper, plots, selection
 from .files import write_text_atomic
 from .registry import is_synthetic
 from .runs import RunFolder
@@ -44,7 +44,8 @@ def dataset_figures(runs: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]
 
 
 def leakage_figure(runs: pd.DataFrame) -> list[tuple[str, Figure]]:
-    """The leakage study's bars (image-level split beside patient split), if both were run."""
+    """The leakage study's bars (image-level split beside patient split), if both were run; `runs` as
+    selection.leakage_runs gives them."""
     leak = compare.leakage_table(runs)
     return [] if leak.empty else [("leakage study", plots.leakage_bars(leak))]
 
@@ -53,14 +54,15 @@ def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.round(3) if not frame.empty else frame
 
 
-def sections(runs: pd.DataFrame, datasets: list[str]) -> list[tuple[str, pd.DataFrame | str]]:
-    """The report's tables and notes, in order."""
+def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame | str]]:
+    """The report's tables and notes, in order; `leak_runs`: the runs of the leakage study, every seed."""
     out: list[tuple[str, pd.DataFrame | str]] = []
     for dataset in datasets:
         table = compare.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
         out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", _fmt(table)))
     out.append(("Paper's note", paper.NOTE))
-    out.append(("Leakage study: image-level split vs patient split", _fmt(compare.leakage_table(runs))))
+    out.append(("Leakage study: image-level split vs patient split, mean over seeds",
+                _fmt(compare.leakage_table(leak_runs))))
     if not runs.empty:
         out.append(("Cost: measured on this machine beside the paper's claims", _fmt(compare.cost_table(runs))))
     out.append(("Published patient-level results on IDC", paper.PATIENT_LEVEL_BASELINES))
@@ -81,10 +83,10 @@ def run_versions(runs: pd.DataFrame) -> dict[str, str]:
 
 def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -> Path:
     """report.md and report.html under `out`; the HTML embeds its figures."""
-    runs = compare.collect_runs(out)
+    runs, leak_runs = compare.collect_runs(out), selection.leakage_runs(out)
     figs = []
     if not runs.empty:
-        drawn = [f for d in datasets for f in dataset_figures(runs, d)] + leakage_figure(runs)
+        drawn = [f for d in datasets for f in dataset_figures(runs, d)] + leakage_figure(leak_runs)
         for i, (title, fig) in enumerate(drawn):
             figs.append((title, plots.save(fig, out / "figures" / f"{i:02d}.png")))
             plt.close(fig)  # only the report's own figures: a notebook's stay open
@@ -93,7 +95,7 @@ def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -
               "not medical findings." if synthetic else "")
     meta = pd.DataFrame({"value": {"datasets": ", ".join(datasets), **{k: str(v) for k, v in params.items()},
                                    "wall time (s)": f"{seconds:.0f}", **run_versions(runs)}})
-    parts = sections(runs, datasets) + [("Parameters and versions", meta)]
+    parts = sections(runs, datasets, leak_runs) + [("Parameters and versions", meta)]
     md = ["# Workbook report", "", f"**{banner}**" if banner else ""]
     body = ["<h1>Workbook report</h1>", f"<p class='banner'>{html.escape(banner)}</p>" if banner else ""]
     for title, content in parts:

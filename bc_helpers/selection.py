@@ -84,6 +84,13 @@ def seed_runs(root: str | Path) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
+def leakage_runs(root: str | Path) -> pd.DataFrame:
+    """The runs the leakage study compares: every seed of 08's ablation when it ran (seed_runs), else every
+    finished run with its seed (collect_runs(all_seeds=True))."""
+    seeds = seed_runs(root)
+    return seeds if not seeds.empty else collect_runs(root, all_seeds=True)
+
+
 def ablation_table(root: str | Path) -> pd.DataFrame:
     """One row per dataset and protocol: each arm's mean over seeds, the difference, its interval and verdict."""
     rows = []

@@ -100,16 +100,19 @@ def test_report_from_a_real_run(tmp_path: Path, tiny_sample: Path) -> None:
     from bc_helpers.training import train
 
     for protocol in ("patient", "paper"):
-        config = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, image_size=24,
-                             protocol=protocol, balance="class_weight")
-        train(config, tmp_path / "sample" / protocol / "cnn", verbose=0)
+        for seed in (0, 1):
+            config = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, image_size=24,
+                                 protocol=protocol, balance="class_weight", seed=seed)
+            train(config, tmp_path / "sample" / protocol / f"cnn-{seed}", verbose=0)
     write_report(tmp_path, ["sample"], {}, 1.0)
+    leak = (tmp_path / "report.md").read_text().split("## Leakage study")[1].split("##")[0]
+    assert re.search(r"\| sample +\| cnn +\| paper +\| +2 \|", leak)  # both seeds in the leakage study
     html = (tmp_path / "report.html").read_text()
     assert "data:image/png;base64" in html and "inflation" in html
     md = (tmp_path / "report.md").read_text()
-    metrics = json.loads((tmp_path / "sample" / "patient" / "cnn" / "metrics.json").read_text())
-    assert f"{metrics['roc_auc']:.3f}" in md
-    versions = json.loads((tmp_path / "sample" / "patient" / "cnn" / "config.json").read_text())["versions"]
+    metrics = json.loads((tmp_path / "sample" / "patient" / "cnn-1" / "metrics.json").read_text())
+    assert format(round(metrics["roc_auc"], 3), "g") in md  # as tabulate writes it: 0.99, not 0.990
+    versions = json.loads((tmp_path / "sample" / "patient" / "cnn-1" / "config.json").read_text())["versions"]
     assert re.search(rf"\| tensorflow +\| {re.escape(versions['tensorflow'])} ", md)  # the versions the runs used
 
 
