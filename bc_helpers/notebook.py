@@ -72,13 +72,18 @@ def note_if_synthetic(dataset: str) -> None:
 
 
 def train_model(config: TrainConfig, run_root: str | Path, retrain: bool = False) -> tuple[Path, dict]:
-    """Train into <run_root>/<dataset>/<protocol>/<model>; a finished run of the same settings is reused
-    (re-running a cell is free), and different settings get a new folder beside it, never overwriting."""
+    """Train into <run_root>/<dataset>/<protocol>/<model>; a finished run of the same settings there or beside it
+    (<model>-2, -3, ...) is reused (re-running a cell is free), and different settings get a new folder beside
+    it, never overwriting."""
     from .training import train
 
     path = run_path(resolve(run_root), config)
-    reuse = same_config(path, config) and not retrain
-    metrics = train(config, path, if_exists="reuse" if reuse else "rename", verbose=2)
+    beside = sorted(path.parent.glob(f"{path.name}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1])
+                    if p.name.rsplit("-", 1)[1].isdigit() else 0)
+    same = next((p for p in [path, *beside] if same_config(p, config)), None)
+    if same is not None and not retrain:
+        return same, train(config, same, if_exists="reuse", verbose=2)
+    metrics = train(config, path, if_exists="rename", verbose=2)
     return Path(metrics.get("run_dir", path)), metrics
 
 

@@ -39,10 +39,10 @@ MARKER = "sample.json"
 class SampleSpec:
     """What the generator draws; the defaults take a few seconds."""
 
-    version: int = 3  # raised whenever the drawing rules change, so an old sample is not reused
+    version: int = 4  # raised whenever the drawing rules change, so an old sample is not reused
     seed: int = 0
     patients: int = 40
-    patches_per_patient: tuple[int, int] = (60, 140)
+    patches_per_patient: tuple[int, int] = (30, 70)
     patch: int = 50
     hard_fraction: float = 0.04
     edge_fraction: float = 0.01

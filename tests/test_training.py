@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -179,3 +180,19 @@ def test_train_in_process_with_class_weights_and_paper_protocol(tiny_sample: Pat
     metrics = train(config, tmp_path / "paper", verbose=0)
     assert metrics["leak"]["test_images_with_patient_in_train"] > 0.9
     assert metrics["protocol"] == "paper"
+
+
+def test_train_model_reuses_a_run_of_the_same_settings_beside_the_first(tiny_sample: Path, tmp_path: Path) -> None:
+    from bc_helpers.notebook import train_model
+
+    base = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, image_size=24,
+                       balance="class_weight", hparams={"filters": [4], "dense": 8})
+    first, _ = train_model(base, tmp_path)
+    other = replace(base, learning_rate=3e-4)
+    second, metrics = train_model(other, tmp_path)
+    assert (first.name, second.name) == ("cnn", "cnn-2")
+    written = (second / "metrics.json").stat().st_mtime_ns
+    again, reused = train_model(other, tmp_path)  # re-running the cell: the finished run beside is reused
+    assert again == second and reused["roc_auc"] == metrics["roc_auc"]
+    assert (second / "metrics.json").stat().st_mtime_ns == written  # not trained again
+    assert not (tmp_path / "sample" / "patient" / "cnn-3").exists()
