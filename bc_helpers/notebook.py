@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from itertools import count, takewhile
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -78,8 +79,7 @@ def train_model(config: TrainConfig, run_root: str | Path, retrain: bool = False
     from .training import train
 
     path = run_path(resolve(run_root), config)
-    beside = sorted(path.parent.glob(f"{path.name}-*"), key=lambda p: int(p.name.rsplit("-", 1)[1])
-                    if p.name.rsplit("-", 1)[1].isdigit() else 0)
+    beside = takewhile(Path.exists, (Path(f"{path}-{k}") for k in count(2)))  # as prepare_run_dir names them
     same = next((p for p in [path, *beside] if same_config(p, config)), None)
     if same is not None and not retrain:
         return same, train(config, same, if_exists="reuse", verbose=2)
