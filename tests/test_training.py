@@ -58,7 +58,8 @@ def test_train_writes_a_complete_run_folder(trained: Path) -> None:
 
 def test_threshold_follows_the_stated_rule_on_validation_data(trained: Path) -> None:
     """Youden's J on the validation images when validation holds enough patients of each class, else the
-    training prior (0.5 after balancing); metrics.json names the rule and why."""
+    quantile that calls the validation images' share of positives positive (the training prior, 0.5 after
+    balancing, when validation holds one class); metrics.json names the rule and why."""
     from bc_helpers.decisions import MIN_PATIENTS_PER_CLASS, patients_per_class, youden_threshold
 
     preds = pd.read_csv(trained / "predictions.csv", dtype={"patient": str})
@@ -69,6 +70,11 @@ def test_threshold_follows_the_stated_rule_on_validation_data(trained: Path) -> 
     if enough:
         assert metrics["threshold_rule"] == "youden"
         assert metrics["threshold"] == pytest.approx(youden_threshold(val["label"], val["probability"]), abs=1e-6)
+    elif val["label"].nunique() == 2:
+        share = val["label"].mean()
+        assert metrics["threshold_rule"] == "share"
+        assert metrics["threshold"] == pytest.approx(np.quantile(val["probability"], 1 - share), abs=1e-6)
+        assert "validation holds" in metrics["threshold_note"]
     else:
         assert metrics["threshold_rule"] == "prior" and metrics["threshold"] == 0.5
         assert "validation holds" in metrics["threshold_note"]
