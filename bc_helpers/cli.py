@@ -27,7 +27,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
     """`sample`: write the SYNTHETIC sample into a new folder, print what was written."""
     from .sample import SampleSpec, write_sample
 
-    summary = write_sample(args.out, SampleSpec(seed=args.seed, patients=args.patients))
+    chosen = {name: value for name, value in (("seed", args.seed), ("patients", args.patients)) if value is not None}
+    summary = write_sample(args.out, SampleSpec(**chosen))
     print(json.dumps({"out": str(args.out), **summary}, indent=2))
     return 0
 
@@ -147,8 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sample", help="write the built-in SYNTHETIC sample into a new folder")
     p.add_argument("--out", type=Path, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--patients", type=int, default=40, help="IDC-like patients")
+    p.add_argument("--seed", type=int, help="default: the built-in sample's (the one `make run` uses)")
+    p.add_argument("--patients", type=int, help="IDC-like patients; default: the built-in sample's")
     p.set_defaults(func=cmd_sample)
 
     from .balance import BALANCES

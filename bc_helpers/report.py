@@ -50,8 +50,17 @@ def leakage_figure(runs: pd.DataFrame) -> list[tuple[str, Figure]]:
     return [] if leak.empty else [("leakage study", plots.leakage_bars(leak))]
 
 
-def _fmt(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.round(3) if not frame.empty else frame
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """For reading: numbers to 3 decimals, intervals as [low, high], two-level headers as "ours: accuracy"."""
+    if frame.empty:
+        return frame
+    out = frame.round(3)
+    if isinstance(out.columns, pd.MultiIndex):
+        out.columns = [": ".join(str(part) for part in col) for col in out.columns]
+    for col in out.columns:
+        if out[col].map(lambda v: isinstance(v, tuple)).any():
+            out[col] = out[col].map(lambda v: f"[{v[0]:+.3f}, {v[1]:+.3f}]" if isinstance(v, tuple) else v)
+    return out
 
 
 def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame) -> list[tuple[str, pd.DataFrame | str]]:
@@ -59,12 +68,12 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame) -
     out: list[tuple[str, pd.DataFrame | str]] = []
     for dataset in datasets:
         table = compare.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
-        out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", _fmt(table)))
+        out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", readable(table)))
     out.append(("Paper's note", paper.NOTE))
     out.append(("Leakage study: image-level split vs patient split, mean over seeds",
-                _fmt(compare.leakage_table(leak_runs))))
+                readable(compare.leakage_table(leak_runs))))
     if not runs.empty:
-        out.append(("Cost: measured on this machine beside the paper's claims", _fmt(compare.cost_table(runs))))
+        out.append(("Cost: measured on this machine beside the paper's claims", readable(compare.cost_table(runs))))
     out.append(("Published patient-level results on IDC", paper.PATIENT_LEVEL_BASELINES))
     missing = compare.missing_runs(runs, datasets, ["patient"])
     out.append(("Missing runs", "\n".join(missing) if missing else "none"))

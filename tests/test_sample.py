@@ -59,3 +59,11 @@ def test_write_sample_never_overwrites(tmp_path: Path) -> None:
     with pytest.raises(WorkbookError, match="not empty"):
         write_sample(tmp_path / "mine", SampleSpec(patients=1))
     assert (tmp_path / "mine" / "keep.txt").read_text() == "user data"
+
+
+def test_sample_command_writes_the_sample_the_workbook_uses(tmp_path: Path) -> None:
+    from bc_helpers.cli import main
+    from bc_helpers.sample import ensure_sample
+
+    assert main(["sample", "--out", str(tmp_path / "s")]) == 0  # as `make setup` calls it
+    assert ensure_sample(tmp_path / "s") == tmp_path / "s"  # the default spec: accepted, not regenerated
