@@ -452,6 +452,13 @@ def render(result: dict, source: str) -> str:
               f"images/s per core ({i['images']:,} images).",
               f"- **Memory**: {mem['train_peak']:,.0f} MB peak while training the CNN-LSTM on the sample; "
               f"{mem['cache_build_peak']:,.0f} MB while building the cache of the benchmarked data."]
+    if "balance" in result:
+        b, report = result["balance"], result["balance"]["report"]
+        lines.append(f"- **Balancing**: the paper's `smote_hybrid` on {b['images_in']:,} synthetic 50 px images at "
+                     f"IDC's class ratio took {b['seconds']:.0f} s ({b['cpu_seconds']:.0f} s of CPU) and peaked "
+                     f"{b['peak_above_input_mb']:,.0f} MB above its {b['input_mb']:,.0f} MB input: "
+                     f"{report['undersampled_to']:,} real images kept by the undersampling, {report['synthetic']:,} "
+                     f"synthetic ones added, {report['dropped']:,} dropped for memory.")
     tuning = {k: v for k, v in result.get("tuning", {}).items() if k != "epoch_overhead"}
     if tuning:
         lines += ["", "| change | CNN-LSTM training, x the default | changes results? |", "|---|---|---|"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from bc_helpers.bench import render
 from bc_helpers.registry import facts
 from bc_helpers.runs import MODEL_NAMES
 
@@ -56,6 +57,9 @@ def test_bench_quick_writes_valid_json_with_every_field(tmp_path: Path, tiny_sam
         flops = [result["training"][name][size]["flops_per_image"] for size in sizes]
         assert flops == sorted(flops) and flops[0] < flops[-1], name
     assert at_50["vgg16"]["flops_per_image"] > 10 * at_50["cnn"]["flops_per_image"]
+    b = result["balance"]
+    assert b["report"]["dropped"] == 0 and b["images_out"] == b["report"]["undersampled_to"] + b["report"]["synthetic"]
+    assert f"{b['report']['synthetic']:,} synthetic ones added, 0 dropped for memory" in render(result, "b.json")
 
 
 def test_flop_count_of_a_known_network() -> None:
@@ -90,8 +94,6 @@ def test_full_bench_tuning_rows_and_epoch_overhead_are_measured() -> None:
 
 
 def test_readme_speed_figures_are_the_rendering_of_the_committed_bench_file() -> None:
-    from bc_helpers.bench import render
-
     readme = (REPO / "README.md").read_text()
     block = re.search(r"<!-- bench:begin (\S+) -->\n(.*?)<!-- bench:end -->", readme, re.DOTALL)
     assert block, "README.md has no <!-- bench:begin FILE --> ... <!-- bench:end --> block"
