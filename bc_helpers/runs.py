@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from itertools import count, takewhile
 from pathlib import Path
 
 import pandas as pd
@@ -164,6 +165,12 @@ def is_finished(run_dir: str | Path) -> bool:
     return RunFolder(run_dir).is_finished()
 
 
+def same_name_runs(run_dir: str | Path) -> list[Path]:
+    """`run_dir`, then the folders that if_exists='rename' wrote beside it (run_dir-2, -3, ...), in that order."""
+    run_dir = Path(run_dir)
+    return [run_dir, *takewhile(Path.exists, (Path(f"{run_dir}-{k}") for k in count(2)))]
+
+
 def prepare_run_dir(run_dir: str | Path, config: TrainConfig, if_exists: str = "error") -> Path:
     """A run folder for `config`. An unfinished run of the same config is resumed; a finished run of the
     same config is kept as it is with if_exists='reuse'; any other run is never overwritten: an error, or a
@@ -175,10 +182,7 @@ def prepare_run_dir(run_dir: str | Path, config: TrainConfig, if_exists: str = "
     if same_config(run_dir, config) and (not is_finished(run_dir) or if_exists == "reuse"):
         return run_dir
     if if_exists == "rename":
-        k = 2
-        while Path(f"{run_dir}-{k}").exists():
-            k += 1
-        return prepare_run_dir(f"{run_dir}-{k}", config, if_exists)
+        return prepare_run_dir(f"{run_dir}-{len(same_name_runs(run_dir)) + 1}", config, if_exists)
     raise WorkbookError(
         f"{run_dir} already holds another run (finished, or made with other settings): choose another "
         "--out, pass --if-exists rename to write beside it, or --if-exists reuse to keep a finished run of "

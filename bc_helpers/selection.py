@@ -100,7 +100,7 @@ def ablation_table(root: str | Path) -> pd.DataFrame:
         for metric, d in result["difference"].items():
             low, high = d["ci"]
             row |= {f"{metric} cnn": result["cnn"][metric], f"{metric} cnn_lstm": result["cnn_lstm"][metric],
-                    f"{metric} difference": d["estimate"], f"{metric} 95% CI": f"[{low:+.3f}, {high:+.3f}]",
+                    f"{metric} difference": d["estimate"], f"{metric} 95% CI": (low, high),
                     f"{metric} verdict": d["verdict"]}
         rows.append(row)
     return pd.DataFrame(rows)

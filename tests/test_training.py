@@ -139,6 +139,11 @@ def test_a_finished_run_is_never_overwritten(trained: Path) -> None:
         prepare_run_dir(trained, config)
     renamed = prepare_run_dir(trained, config, if_exists="rename")
     assert renamed == Path(f"{trained}-2") and renamed.is_dir()
+    (renamed / "other.txt").write_text("another run")  # -2 taken: the next name is -3
+    third = prepare_run_dir(trained, config, if_exists="rename")
+    assert third == Path(f"{trained}-3") and third.is_dir()
+    third.rmdir()
+    (renamed / "other.txt").unlink()
     renamed.rmdir()
     before = (trained / "metrics.json").read_text()
     assert train(config, trained, if_exists="reuse") == json.loads(before)
