@@ -162,10 +162,10 @@ def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
     if "image_protocol" in leak:
         labels = labels + " (" + leak["image_protocol"] + ")"
     x = np.arange(len(leak))
-    fig, ax = plt.subplots(figsize=(8, 3))
+    fig, ax = plt.subplots(figsize=(max(8.0, 1.4 * len(leak)), 3.5))
     ax.bar(x - 0.2, leak[f"{metric} (image split)"], 0.4, label="image-level split")
     ax.bar(x + 0.2, leak[f"{metric} (patient split)"], 0.4, label="patient split (honest)")
-    ax.set_xticks(x, labels, fontsize=8)
+    ax.set_xticks(x, labels, fontsize=8, rotation=20, ha="right")
     ax.set(ylim=(0, 1.05), ylabel=metric.replace("_", " "), title="how much the paper's split inflates scores")
     ax.legend(fontsize=8)
     fig.tight_layout()

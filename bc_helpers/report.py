@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import compare, paper, plots, selection
+from . import compare, fingerprint, paper, plots, selection
 from .files import write_text_atomic
 from .registry import is_synthetic
 from .runs import RunFolder
@@ -70,8 +70,10 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame) -
         table = compare.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
         out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", readable(table)))
     out.append(("Paper's note", paper.NOTE))
-    out.append(("Leakage study: image-level split vs patient split, mean over seeds",
-                readable(compare.leakage_table(leak_runs))))
+    leak = compare.leakage_table(leak_runs)
+    out.append(("Leakage study: image-level split vs patient split, mean over seeds", readable(leak)))
+    if not leak.empty and (leak["model"] == fingerprint.MODEL).any():
+        out.append(("Reading the leakage study", fingerprint.READING))
     if not runs.empty:
         out.append(("Cost: measured on this machine beside the paper's claims", readable(compare.cost_table(runs))))
     out.append(("Published patient-level results on IDC", paper.PATIENT_LEVEL_BASELINES))

@@ -7,7 +7,7 @@ import os
 import shutil
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -112,7 +112,8 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     train_seconds = time.perf_counter() - start
     # The positive share the model was trained towards: 0.5 once balanced (class weights act as balancing).
     prior = 0.5 if balanced.class_weight else float(np.mean(balanced.labels))
-    return _evaluate_run(model, run, config, index, images, parts, train_seconds, len(balanced.labels), prior)
+    return evaluate_run(lambda rows: predict_probabilities(model, images, rows), run, config, index, parts,
+                        train_seconds, len(balanced.labels), prior)
 
 
 def _train_rows(parts: pd.Series, labels: np.ndarray, config: TrainConfig) -> np.ndarray:
@@ -178,21 +179,22 @@ def _callbacks(run: RunFolder, config: TrainConfig) -> list[keras.callbacks.Call
     return callbacks
 
 
-def _evaluate_run(model: keras.Model, run: RunFolder, config: TrainConfig, index: DatasetIndex, images: np.ndarray,
-                  parts: pd.Series, train_seconds: float, n_train: int,
-                  prior: float) -> dict:
+def evaluate_run(predict: Callable[[np.ndarray], np.ndarray], run: RunFolder, config: TrainConfig,
+                 index: DatasetIndex, parts: pd.Series, train_seconds: float, n_train: int, prior: float) -> dict:
+    """Choose the threshold on the validation part, evaluate once on test, write predictions.csv and, last,
+    metrics.json; `predict` gives P(positive) for rows of the index (a trained model, or any classifier)."""
     table = index.table
     labels, patients = table["label"].to_numpy(), table["patient"].astype(str).to_numpy()
     val_rows, test_rows = np.flatnonzero(parts == "val"), np.flatnonzero(parts == "test")
-    val_prob = predict_probabilities(model, images, val_rows)
+    val_prob = predict(val_rows)
     choice = decide_threshold(labels[val_rows], val_prob, patients[val_rows], config.threshold,
                               config.target_sensitivity, prior)
     threshold = choice.threshold
     start = time.perf_counter()
-    test_prob = predict_probabilities(model, images, test_rows)
+    test_prob = predict(test_rows)
     infer_ms = 1000 * (time.perf_counter() - start) / max(len(test_rows), 1)
     y, p, g = labels[test_rows], test_prob, patients[test_rows]
-    history = run.read_history()
+    history = run.read_history() if run.history.exists() else pd.DataFrame({"val_loss": []})
     epochs_run = int(len(history))
     metrics = evaluation_report(y, p, g, threshold, config.seed) | {
         "model": config.model, "dataset": config.dataset, "protocol": config.protocol, "run_dir": str(run.path),

@@ -13,9 +13,8 @@ import json
 import platform
 import sys
 import time
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 from bc_helpers.ablation import run_ablation
 from bc_helpers.paired import seed_difference
