@@ -6,7 +6,8 @@ percent of a patch) rarely reach. A k-nearest-neighbour classifier (scikit-learn
 the k training images whose colour is closest. It knows nothing about cancer; what it can do is find images of the
 same slide. Under an image-level split those are in training, with their patient's labels, so it scores high;
 under the patient split they are not, and it falls towards chance. The gap between the two is what an image-level
-split rewards a model for recognising patients: the ceiling of the leak that the CNNs' own gap is read against.
+split rewards a model for recognising patients by the colour of their slides: the yardstick that the CNNs' own gap
+is read against (a model that learns more of a slide than its colour could take more).
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from .registry import is_synthetic
 from .runs import RunFolder, TrainConfig, prepare_run_dir, same_config
 from .splits import split_frame
 
-MODEL = "stain_fingerprint"  # its runs' model name; not one of the six models, never trained by Keras
-READING = (f"`{MODEL}` is a control, not a seventh model: a vote of the 15 training images closest in the colour of "
-           "their bright tissue (bc_helpers.fingerprint), blind to nuclei. All it gains from an image-level split "
-           "is recognition of patients, so its inflation is what the split offers; the other rows show how much "
-           "of it each model takes.")
 PERCENTILES = (75, 95)
 NEIGHBOURS = 15
+MODEL = "stain_fingerprint"  # its runs' model name; not one of the six models, never trained by Keras
+READING = (f"`{MODEL}` is a control, not a seventh model: a vote of the {NEIGHBOURS} training images closest in "
+           "the colour of their bright tissue (bc_helpers.fingerprint), blind to nuclei. All it gains from an "
+           "image-level split is recognition of patients, so its inflation is what the split offers; the other rows "
+           "show how much of it each model takes.")
 CHUNK = 2048  # images per block when computing the percentiles (bounds the float copy numpy makes)
 
 
