@@ -13,7 +13,7 @@ is read against (a model that learns more of a slide than its colour could take 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,6 @@ from sklearn.preprocessing import StandardScaler
 
 from .ablation import arm_dir
 from .errors import WorkbookError
-from .registry import is_synthetic
 from .runs import RunFolder, TrainConfig, prepare_run_dir, same_config
 from .splits import split_frame
 
@@ -62,8 +61,7 @@ def run_fingerprint(config: TrainConfig, run_dir: str | Path) -> dict:
     """Fit the control on `config`'s training part and evaluate it as every run is evaluated (threshold on
     validation, test once), into `run_dir`; a finished run of the same settings there is reused, any other run
     is never overwritten (this one goes beside it). Returns its metrics.json content."""
-    from .runtime import versions
-    from .training import evaluate_run, load_data
+    from .training import config_record, evaluate_run, load_data
 
     config = fingerprint_config(config)
     run = RunFolder(prepare_run_dir(run_dir, config, "reuse" if same_config(run_dir, config) else "rename"))
@@ -71,9 +69,7 @@ def run_fingerprint(config: TrainConfig, run_dir: str | Path) -> dict:
         return run.read_metrics()
     index, images, parts = load_data(config)
     run.write_split(split_frame(index.table, parts))
-    run.write_config({"train": asdict(config), "run_dir": str(run.path), "index": index.summary(),
-                      "storage_size": int(images.shape[1]), "layout": index.layout, "versions": versions(),
-                      "synthetic": is_synthetic(config.dataset)})
+    run.write_config(config_record(config, run, index, images))
     start = time.perf_counter()
     features = stain_fingerprint(images)
     labels = index.table["label"].to_numpy()

@@ -72,11 +72,7 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     # SMOTE needs the training images in memory; the other methods only look at the labels and keep
     # gathering rows from the memory-mapped cache.
     balanced = balance(images[train_rows] if smote else images, labels[train_rows], config.balance, config.seed)
-    run.write_config({
-        "train": asdict(config), "run_dir": str(run.path), "index": index.summary() | {"skipped": len(index.skipped)},
-        "storage_size": int(images.shape[1]), "layout": index.layout, "balance": balanced.report,
-        "versions": versions(), "synthetic": is_synthetic(config.dataset),
-    })
+    run.write_config(config_record(config, run, index, images) | {"balance": balanced.report})
     train_images, train_rows_in = (balanced.images, None) if smote else (images, train_rows)
     with precision_policy(GPU_POLICY if gpus() else None):
         distribution = choose_strategy(strategy)
@@ -114,6 +110,14 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     prior = 0.5 if balanced.class_weight else float(np.mean(balanced.labels))
     return evaluate_run(lambda rows: predict_probabilities(model, images, rows), run, config, index, parts,
                         train_seconds, len(balanced.labels), prior)
+
+
+def config_record(config: TrainConfig, run: RunFolder, index: DatasetIndex, images: np.ndarray) -> dict:
+    """config.json's content common to every run: the settings, the folder, what was indexed, the stored image
+    size, the layout, the versions and whether the data are synthetic."""
+    return {"train": asdict(config), "run_dir": str(run.path),
+            "index": index.summary() | {"skipped": len(index.skipped)}, "storage_size": int(images.shape[1]),
+            "layout": index.layout, "versions": versions(), "synthetic": is_synthetic(config.dataset)}
 
 
 def _train_rows(parts: pd.Series, labels: np.ndarray, config: TrainConfig) -> np.ndarray:
