@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,9 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from .files import write_json_atomic
 from .paired import METRICS, read_run, seed_difference
 from .runs import TrainConfig, run_path, same_config
+
+if TYPE_CHECKING:  # importing it imports TensorFlow
+    from .modelpool import ModelPool
 
 ARMS = ("cnn", "cnn_lstm")
 ABLATION_DIR = "ablation"  # under <RUN_DIR>/<dataset>/<protocol>/: the arms that are not the notebook's main run
@@ -46,24 +50,27 @@ def arm_dir(root: str | Path, config: TrainConfig) -> Path:
     return run_path(root, config).parent / ABLATION_DIR / f"seed-{config.seed}" / config.model
 
 
-def train_arm(config: TrainConfig, folder: Path) -> Path:
+def train_arm(config: TrainConfig, folder: Path, pool: ModelPool | None = None) -> Path:
     """Train one arm into `folder`; a finished run of the same settings there is reused, and a folder holding
     other settings is never overwritten (the run goes beside it, -2, -3, ...). Returns the run's folder."""
     from .training import train
 
-    metrics = train(config, folder, if_exists="reuse" if same_config(folder, config) else "rename", verbose=0)
+    metrics = train(config, folder, if_exists="reuse" if same_config(folder, config) else "rename", verbose=0,
+                    pool=pool)
     return Path(metrics["run_dir"])
 
 
-def run_ablation(config: TrainConfig, root: str | Path, seeds: list[int], main_run: str | Path) -> dict:
+def run_ablation(config: TrainConfig, root: str | Path, seeds: list[int], main_run: str | Path,
+                 pool: ModelPool | None = None) -> dict:
     """Train both arms for every seed and compare them; `main_run` is the notebook's CNN-LSTM run of `config`
-    (reused for its own seed). Writes ablation.json into `main_run` and returns its content."""
+    (reused for its own seed). Writes ablation.json into `main_run` and returns its content. `pool`: each arm's
+    compiled model is reused across seeds (bc_helpers.modelpool)."""
     main_run = Path(main_run)
     runs: dict[str, list[Path]] = {arm: [] for arm in ARMS}
     for arms in arm_configs(config, seeds).values():
         for arm, arm_config in arms.items():
             mine = arm == "cnn_lstm" and arm_config == replace(config, model="cnn_lstm")
-            runs[arm].append(main_run if mine else train_arm(arm_config, arm_dir(root, arm_config)))
+            runs[arm].append(main_run if mine else train_arm(arm_config, arm_dir(root, arm_config), pool))
     result = compare_arms(runs["cnn"], runs["cnn_lstm"], seeds, seed=config.seed)
     result["config"] = {"dataset": config.dataset, "protocol": config.protocol, "epochs": config.epochs,
                         "balance": config.balance, "image_size": config.image_size,

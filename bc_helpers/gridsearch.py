@@ -13,10 +13,11 @@ from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 
 from .balance import balance
 from .inference import predict_probabilities
-from .models import build_model, compile_model, targets_for
+from .modelpool import ModelPool
+from .models import targets_for
 from .pipeline import make_dataset
 from .runs import TrainConfig
-from .runtime import keras, set_seed, tf, tf_log_level
+from .runtime import keras, seed_build, set_seed, tf, tf_log_level
 
 # The dimensions of the paper's Table 2 search (its values are not published): filters, kernel size,
 # activation, pooling, dropout and learning rate. One factor at a time around the defaults of
@@ -56,26 +57,28 @@ def grid_search(
     images: np.ndarray, rows: np.ndarray, labels: np.ndarray, groups: np.ndarray,
     grid: dict | list[dict] | None = None, model: str = "cnn_lstm", folds: int = 5, epochs: int = 2,
     image_size: int = 50, batch_size: int = 64, seed: int = 0, verbose: bool = True,
-    balancing: str = "smote_hybrid",
+    balancing: str = "smote_hybrid", pool: ModelPool | None = None,
 ) -> GridResult:
     """Score every setting of `grid` (a dict, or a list of dicts as scikit-learn's ParameterGrid takes) by
     grouped k-fold CV over images[rows] (the train and validation parts). Each fold's training part is
     balanced as the final run is (`balancing`: balance.balance's method), its validation part never.
 
     Every fit starts from the initial weights a fresh build gives under the fold's seed, and a fresh optimizer
-    state. Settings that differ only in their learning rate share one compiled model, reset before each fit:
-    Keras traces a model's training step once per model, which costs ResNet-50 about 45 s on 2 CPU cores."""
+    state. Settings that differ only in their learning rate share one compiled model from `pool` (see
+    bc_helpers.modelpool); pass your own pool to keep them for the final run, else they are dropped at the end."""
     grid = DEFAULT_GRID if grid is None else grid
     settings = list(ParameterGrid(grid))
     keys = list(dict.fromkeys(k for s in settings for k in s))
     splits = grouped_folds(labels, groups, folds, seed)
-    records, nets = [], {}
-    for k, setting in enumerate(settings):
-        hparams = {key: v for key, v in setting.items() if key not in COMPILE_KEYS}
-        lr = setting.get("learning_rate", 1e-3)
-        for fold, (fit_idx, val_idx) in enumerate(splits):
+    records, own_pool = [], pool is None
+    pool = ModelPool() if pool is None else pool
+    for fold, (fit_idx, val_idx) in enumerate(splits):
+        set_seed(seed + fold)  # the fold's shuffling; it also empties TensorFlow's caches, so once per fold
+        for k, setting in enumerate(settings):
+            hparams = {key: v for key, v in setting.items() if key not in COMPILE_KEYS}
             start = time.perf_counter()
-            net = _fresh(nets, model, image_size, hparams, seed + fold, lr)
+            seed_build(seed + fold)  # the fold's initial weights, leaving the caches
+            net = pool.fresh(model, setting.get("learning_rate", 1e-3), image_size=image_size, **hparams)
             net.fit(_fold_dataset(net, images, rows[fit_idx], labels[fit_idx], balancing, batch_size, seed),
                     epochs=epochs, shuffle=False, verbose=0)
             prob = predict_probabilities(net, images, rows[val_idx])
@@ -85,10 +88,10 @@ def grid_search(
                             "balanced_accuracy": balanced_accuracy_score(y, prob >= 0.5),
                             "seconds": time.perf_counter() - start})
             if verbose:
-                print(f"setting {k} {setting} fold {fold + 1}/{folds}: ROC-AUC {records[-1]['roc_auc']:.3f}")
-    nets.clear()
-    keras.backend.clear_session()
-    per_fold = pd.DataFrame(records)
+                print(f"fold {fold + 1}/{folds} setting {k} {setting}: ROC-AUC {records[-1]['roc_auc']:.3f}")
+    if own_pool:
+        pool.clear()
+    per_fold = pd.DataFrame(records).sort_values(["setting", "fold"], ignore_index=True)
     table = per_fold.groupby(["setting", *keys], sort=False)[["roc_auc", "balanced_accuracy", "seconds"]].agg(
         ["mean", "std"])
     table.columns = [f"{stat}_{name}" for name, stat in table.columns]
@@ -96,24 +99,6 @@ def grid_search(
     best = settings[int(table.loc[0, "setting"])]
     return GridResult(table, per_fold, {k: v for k, v in best.items() if k not in COMPILE_KEYS},
                       best.get("learning_rate"))
-
-
-def _fresh(nets: dict, model: str, image_size: int, hparams: dict, seed: int, lr: float) -> keras.Model:
-    """The compiled model of `hparams` (built on first use, kept in `nets`), set to the initial weights a
-    fresh build gives under `seed`, with a fresh optimizer state at learning rate `lr`."""
-    set_seed(seed)
-    initial = build_model(model, image_size=image_size, **hparams)
-    key = repr(sorted(hparams.items()))
-    if key not in nets:
-        nets[key] = compile_model(initial, lr)
-        return nets[key]
-    net = nets[key]
-    for target, source in zip(net.variables, initial.variables, strict=True):  # weights and random-number states
-        target.assign(source)
-    for variable in net.optimizer.variables:
-        variable.assign(tf.zeros_like(variable))
-    net.optimizer.learning_rate.assign(lr)
-    return net
 
 
 def _fold_dataset(net: keras.Model, images: np.ndarray, fit_rows: np.ndarray, fit_labels: np.ndarray,

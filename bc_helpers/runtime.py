@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -64,6 +67,15 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
     keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
+
+
+def seed_build(seed: int) -> None:
+    """Seed what building a model draws from: Python's and NumPy's generators (Keras's initializers and its layers'
+    seed generators take their seeds from Python's). TensorFlow's global seed is left as it is: setting it also
+    clears the cache of every compiled function, so a model already trained would have its step rebuilt on its
+    next fit (about 12 s for ResNet-50 on 2 CPU cores)."""
+    random.seed(seed)
+    np.random.seed(seed)
 
 
 def versions() -> dict[str, str]:

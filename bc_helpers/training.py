@@ -22,6 +22,7 @@ from .decisions import coverage_table, decide_threshold, review_flags
 from .distributed import choose_strategy, fit_multiworker, synchronize_batch_norm
 from .inference import predict_probabilities
 from .metrics import binary_metrics, evaluation_report
+from .modelpool import ModelPool
 from .models import build_model, compile_model, targets_for
 from .pipeline import make_dataset
 from .registry import is_synthetic
@@ -57,8 +58,10 @@ def load_data(config: TrainConfig) -> tuple[DatasetIndex, np.ndarray, pd.Series]
 
 
 def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", verbose: int | str = "auto",
-          strategy: str = "auto") -> dict:
-    """Train, choose the threshold on validation, evaluate on test; returns metrics.json's content."""
+          strategy: str = "auto", pool: ModelPool | None = None) -> dict:
+    """Train, choose the threshold on validation, evaluate on test; returns metrics.json's content. With a `pool`
+    (bc_helpers.modelpool), a model of the same architecture compiled earlier in this process is reused, reset
+    to this run's initial weights, so its graphs are not built again (one device, no stain layers)."""
     run = RunFolder(prepare_run_dir(run_dir, config, if_exists))
     if if_exists == "reuse" and run.is_finished():
         return run.read_metrics()
@@ -76,10 +79,14 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     train_images, train_rows_in = (balanced.images, None) if smote else (images, train_rows)
     with precision_policy(GPU_POLICY if gpus() else None):
         distribution = choose_strategy(strategy)
-        with distribution.scope():
-            model = with_stain(build_model(config.model, image_size=config.image_size, output=config.output,
-                                           augment=config.augment, **config.hparams), config.stain, images, train_rows)
-            compile_model(model, config.learning_rate)
+        arguments = {"image_size": config.image_size, "output": config.output, "augment": config.augment,
+                     **config.hparams}
+        if pool is not None and config.stain == "none" and distribution is tf.distribute.get_strategy():
+            model = pool.fresh(config.model, config.learning_rate, **arguments)
+        else:
+            with distribution.scope():
+                model = with_stain(build_model(config.model, **arguments), config.stain, images, train_rows)
+                compile_model(model, config.learning_rate)
         synchronize_batch_norm(model, distribution)
     # Class weights travel as per-sample weights in the pipeline: the same on every tf.distribute strategy.
     cw = balanced.class_weight
@@ -100,7 +107,8 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
         model = keras.saving.load_model(run.model)  # evaluate outside the strategy, on each worker
     else:
         if done:  # a killed run: carry on from its last checkpoint
-            model.optimizer.build(model.trainable_variables)
+            if not model.optimizer.built:
+                model.optimizer.build(model.trainable_variables)
             model.load_weights(run.checkpoint(done))
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=done, shuffle=False,
                   callbacks=_callbacks(run, config), verbose=verbose)
