@@ -17,7 +17,7 @@ from .modelpool import ModelPool
 from .models import targets_for
 from .pipeline import make_dataset
 from .runs import TrainConfig
-from .runtime import keras, seed_build, set_seed, tf, tf_log_level
+from .runtime import keras, set_seed, tf, tf_log_level
 
 # The dimensions of the paper's Table 2 search (its values are not published): filters, kernel size,
 # activation, pooling, dropout and learning rate. One factor at a time around the defaults of
@@ -73,11 +73,10 @@ def grid_search(
     records, own_pool = [], pool is None
     pool = ModelPool() if pool is None else pool
     for fold, (fit_idx, val_idx) in enumerate(splits):
-        set_seed(seed + fold)  # the fold's shuffling; it also empties TensorFlow's caches, so once per fold
         for k, setting in enumerate(settings):
             hparams = {key: v for key, v in setting.items() if key not in COMPILE_KEYS}
             start = time.perf_counter()
-            seed_build(seed + fold)  # the fold's initial weights, leaving the caches
+            set_seed(seed + fold)  # the fold's shuffling and initial weights, the same for every setting
             net = pool.fresh(model, setting.get("learning_rate", 1e-3), image_size=image_size, **hparams)
             net.fit(_fold_dataset(net, images, rows[fit_idx], labels[fit_idx], balancing, batch_size, seed),
                     epochs=epochs, shuffle=False, verbose=0)

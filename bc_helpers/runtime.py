@@ -63,19 +63,40 @@ def split_cpu(n: int) -> None:
 
 
 def set_seed(seed: int, deterministic: bool = False) -> None:
-    """Seed Python, NumPy and TensorFlow; `deterministic` also turns on TensorFlow's op determinism."""
-    keras.utils.set_random_seed(seed)
+    """Seed Python, NumPy and TensorFlow; `deterministic` also turns on TensorFlow's op determinism.
+
+    What `keras.utils.set_random_seed` seeds, except that TensorFlow's global seed is set by `seed_tensorflow`,
+    which keeps the compiled functions' cache (see there)."""
+    seed_build(seed)
+    seed_tensorflow(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
 
 
 def seed_build(seed: int) -> None:
     """Seed what building a model draws from: Python's and NumPy's generators (Keras's initializers and its layers'
-    seed generators take their seeds from Python's). TensorFlow's global seed is left as it is: setting it also
-    clears the cache of every compiled function, so a model already trained would have its step rebuilt on its
-    next fit (about 12 s for ResNet-50 on 2 CPU cores)."""
+    seed generators take their seeds from Python's). TensorFlow's global seed is left as it is."""
     random.seed(seed)
     np.random.seed(seed)
+
+
+def seed_tensorflow(seed: int) -> None:
+    """Set TensorFlow's global seed, which tf.data's shuffles combine with their own, and restart the sequence of
+    operation seeds drawn from it, as `tf.random.set_seed` does, but keep the compiled functions' cache.
+
+    `tf.random.set_seed` also empties that cache, to restart the counters of stateful random kernels; the workbook
+    has none (Keras's layers draw stateless numbers from their own seed variables, and every shuffle has its own
+    seed), but a model trained earlier in the process would have its steps optimised again on its next fit: about
+    12 s for ResNet-50 on 2 CPU cores, each time. The seed and the sequence live in two attributes of TensorFlow's
+    eager context; where a TensorFlow lacks them, this falls back on `tf.random.set_seed`."""
+    from tensorflow.python.eager import context
+
+    eager = context.context()
+    if not (hasattr(eager, "_seed") and hasattr(eager, "_rng")):
+        tf.random.set_seed(seed)
+        return
+    eager._seed = seed
+    eager._rng = random.Random(seed)
 
 
 def versions() -> dict[str, str]:

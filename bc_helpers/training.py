@@ -61,8 +61,8 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
           strategy: str = "auto", pool: ModelPool | None = None) -> dict:
     """Train, choose the threshold on validation, evaluate on test; returns metrics.json's content. With a `pool`
     (bc_helpers.modelpool), a model of the same architecture compiled earlier in this process is reused, reset
-    to this run's initial weights, so Keras does not trace its steps again (one device, no stain layers); the
-    set_seed below still makes TensorFlow re-optimise them once (12 s for ResNet-50 on 2 CPU cores, not 50)."""
+    to this run's initial weights, so Keras does not trace its steps again and TensorFlow does not optimise them
+    again (one device, no stain layers; runtime.set_seed keeps TensorFlow's compiled functions)."""
     run = RunFolder(prepare_run_dir(run_dir, config, if_exists))
     if if_exists == "reuse" and run.is_finished():
         return run.read_metrics()

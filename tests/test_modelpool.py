@@ -10,8 +10,9 @@ import pytest
 
 from bc_helpers.modelpool import ModelPool
 from bc_helpers.models import build_model
+from bc_helpers.pipeline import make_dataset
 from bc_helpers.runs import TrainConfig
-from bc_helpers.runtime import seed_build, set_seed
+from bc_helpers.runtime import keras, seed_build, seed_tensorflow, set_seed, tf
 
 
 def _values(variables: list) -> list[np.ndarray]:
@@ -26,6 +27,50 @@ def test_seed_build_draws_the_same_initial_weights_as_set_seed() -> None:
     b = build_model("cnn_lstm", image_size=16, filters=(4,), lstm_units=4, dense=4)
     for x, y in zip(_values(a.variables), _values(b.variables), strict=True):
         np.testing.assert_array_equal(x, y)
+
+
+def _seeded_fit(seeding, seed: int) -> tuple[list[np.ndarray], list[int]]:
+    """A shuffled dataset's first epoch and the weights of a model with dropout after two epochs, under `seeding`."""
+    seeding(seed)
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 255, (48, 16, 16, 3), dtype=np.uint8), (np.arange(48) % 2).reshape(-1, 1)
+    ds = make_dataset(images, labels, batch_size=8, shuffle=True, seed=seed)
+    order = [int(v) for batch in ds for v in batch[1].numpy().ravel()[:2]]
+    model = build_model("cnn", image_size=16, filters=(4,), dense=4, dropout=0.5)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy")
+    model.fit(ds, epochs=2, verbose=0)
+    return _values(model.variables), order
+
+
+def test_set_seed_draws_what_keras_set_random_seed_draws() -> None:
+    """The same shuffles, initial weights and dropout masks as Keras's own seeding, whatever ran before."""
+    expected, expected_order = _seeded_fit(keras.utils.set_random_seed, 5)
+    set_seed(9)
+    got, order = _seeded_fit(set_seed, 5)
+    assert order == expected_order
+    for x, y in zip(expected, got, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def _unseeded_shuffle() -> list[int]:
+    """A shuffle without a seed of its own: its seeds are the global seed and the next operation seed."""
+    return [int(v) for v in tf.data.Dataset.range(20).shuffle(20)]
+
+
+def test_seed_tensorflow_keeps_the_kernel_cache_that_tf_random_set_seed_empties() -> None:
+    """tf.random.set_seed restarts a cached stateful kernel; seed_tensorflow keeps it (and the compiled functions),
+    while the global seed and the sequence of operation seeds start again as tf.random.set_seed starts them."""
+    tf.random.set_seed(11)
+    first = float(tf.random.uniform([1], seed=1)[0])
+    expected = _unseeded_shuffle()
+    assert _unseeded_shuffle() != expected  # the next operation seed
+    tf.random.set_seed(11)
+    assert float(tf.random.uniform([1], seed=1)[0]) == first  # cache emptied: the kernel starts again
+    seed_tensorflow(11)
+    assert float(tf.random.uniform([1], seed=1)[0]) != first  # cache kept: the same kernel goes on
+    assert _unseeded_shuffle() == expected  # the operation seeds start again
+    seed_tensorflow(12)
+    assert _unseeded_shuffle() != expected  # another global seed
 
 
 def test_a_reused_model_is_reset_to_a_fresh_build_and_a_fresh_optimizer() -> None:

@@ -51,6 +51,19 @@ def test_each_model_builds_trains_a_step_and_predicts(name: str, output: str) ->
         assert np.allclose(out.sum(axis=1), 1, atol=1e-5)
 
 
+@pytest.mark.parametrize("output", ["sigmoid", "softmax"])
+def test_a_compiled_model_has_its_training_step_traced_once(output: str) -> None:
+    """compile_model creates the optimizer's and the metrics' variables; created during the first trace, they
+    make TensorFlow trace the step again. train_step's Python body runs once per trace."""
+    model = compile_model(build_model("cnn", image_size=24, filters=(4,), dense=4, output=output))
+    traces, step = [], model.train_step
+    model.train_step = lambda data: traces.append(1) or step(data)
+    history = model.fit(X, targets_for(model, Y), epochs=2, batch_size=4, verbose=0)
+    assert len(traces) == 1
+    assert 0 <= history.history["accuracy"][-1] <= 1  # the metric still counts what this fit saw
+    assert model.optimizer.iterations.numpy() == 4
+
+
 @pytest.mark.slow
 def test_resnet50_builds_and_trains_a_step_and_its_batch_norms_settle_fast(tmp_path: Path) -> None:
     model = compile_model(build_model("resnet50", image_size=32))
