@@ -65,8 +65,8 @@ def split_cpu(n: int) -> None:
 def set_seed(seed: int, deterministic: bool = False) -> None:
     """Seed Python, NumPy and TensorFlow; `deterministic` also turns on TensorFlow's op determinism.
 
-    What `keras.utils.set_random_seed` seeds, except that TensorFlow's global seed is set by `seed_tensorflow`,
-    which keeps the compiled functions' cache (see there)."""
+    A run draws what it would draw after `keras.utils.set_random_seed` (the shuffles, the initial weights, the
+    dropout masks: tests/test_modelpool.py), but TensorFlow's compiled functions are kept (`seed_tensorflow`)."""
     seed_build(seed)
     seed_tensorflow(seed)
     if deterministic:
