@@ -107,9 +107,7 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
         model.save(run.model)
         model = keras.saving.load_model(run.model)  # evaluate outside the strategy, on each worker
     else:
-        if done:  # a killed run: carry on from its last checkpoint
-            if not model.optimizer.built:
-                model.optimizer.build(model.trainable_variables)
+        if done:  # a killed run: carry on from its last checkpoint (compile_model built the optimizer it holds)
             model.load_weights(run.checkpoint(done))
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=done, shuffle=False,
                   callbacks=_callbacks(run, config), verbose=verbose)
