@@ -8,11 +8,11 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from .datasets import index_dataset
+from .data.datasets import index_dataset
+from .data.registry import DATASETS
+from .data.sources import resolve_data_dir
 from .errors import WorkbookError
-from .registry import DATASETS
-from .runs import MODEL_NAMES
-from .sources import resolve_data_dir
+from .runs.catalogue import MODEL_NAMES
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -25,7 +25,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """`sample`: write the SYNTHETIC sample into a new folder, print what was written."""
-    from .sample import SampleSpec, write_sample
+    from .data.sample import SampleSpec, write_sample
 
     chosen = {name: value for name, value in (("seed", args.seed), ("patients", args.patients)) if value is not None}
     summary = write_sample(args.out, SampleSpec(**chosen))
@@ -35,8 +35,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     """`train`: train one model into a run folder, print its headline metrics."""
-    from .runs import TrainConfig
-    from .training import train
+    from .runs.folders import TrainConfig
+    from .training.trainer import train
 
     hparams = json.loads(args.hparams) if args.hparams else {}
     config = TrainConfig(
@@ -48,7 +48,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         stain=args.stain,
     )
     if args.cpu_devices > 1:
-        from .runtime import split_cpu
+        from .models.runtime import split_cpu
 
         split_cpu(args.cpu_devices)
     metrics = train(config, args.out, if_exists=args.if_exists, verbose=2 if args.quiet else "auto",
@@ -62,7 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """`evaluate`: a saved model on every image of a dataset, written as JSON."""
     from .files import write_json_atomic
-    from .inference import evaluate
+    from .training.inference import evaluate
 
     result = evaluate(args.model, args.dataset, args.data_dir, seed=args.seed)
     write_json_atomic(args.out, result)
@@ -73,7 +73,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """`predict`: a CSV row per readable image; skipped files are reported on stderr."""
-    from .inference import predict
+    from .training.inference import predict
 
     frame, skipped = predict(args.model, args.paths)
     text = frame.to_csv(index=False, float_format="%.6f")
@@ -93,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """`run`: every notebook in order with papermill, then the report."""
     import yaml
 
-    from .runner import parse_value, run_all
+    from .course.runner import parse_value, run_all
 
     params: dict = {}
     if args.params_file:
@@ -109,8 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """`bench`: measure and print (and write) the speed figures, or render a bench file as markdown."""
-    from .bench import main as bench
-    from .bench import render
+    from .bench.measure import main as bench
+    from .bench.render import render
 
     if args.render:
         sys.stdout.write(render(json.loads(args.render.read_text()), args.render.as_posix()))
@@ -120,8 +120,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .evaluation.paired import compare_runs
     from .files import write_json_atomic
-    from .paired import compare_runs
 
     result = compare_runs(args.run_a, args.run_b, n_boot=args.n_boot, seed=args.seed)
     if args.out:
@@ -152,10 +152,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=int, help="IDC-like patients; default: the built-in sample's")
     p.set_defaults(func=cmd_sample)
 
-    from .balance import BALANCES
-    from .decisions import THRESHOLD_METHODS
-    from .runs import IF_EXISTS, STAINS, STRATEGIES, TrainConfig
-    from .splits import PROTOCOLS
+    from .data.balance import BALANCES
+    from .data.splits import PROTOCOLS
+    from .evaluation.decisions import THRESHOLD_METHODS
+    from .runs.folders import IF_EXISTS, STAINS, STRATEGIES, TrainConfig
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train one model into a run folder, evaluate it on the test part")
@@ -230,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.set_defaults(func=cmd_bench)
 
-    from .course import notebooks_command
+    from .course.cells import notebooks_command
 
     p = sub.add_parser("notebooks", help="regenerate the notebooks' badges and setup cell from pyproject's address")
     p.add_argument("--sync", action="store_true", help="rewrite the notebooks that differ (default: only check)")

@@ -58,7 +58,7 @@ fetch() {
   archive="$(find "$downloads" -maxdepth 1 -name '*.zip' | head -n 1)"
   [ -n "$archive" ] || die "$name: the Kaggle client left no .zip in $downloads"
   echo "$name: unpacking and checking $archive"
-  "$py" -m bc_helpers.fetch --dataset "$name" --archive "$archive" --out "$dest" \
+  "$py" -m bc_helpers.data.fetch --dataset "$name" --archive "$archive" --out "$dest" \
     ${BC_EXPECT_IMAGES:+--expect "$BC_EXPECT_IMAGES"}
 }
 

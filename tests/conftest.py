@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bc_helpers.layouts import format_idc, idc_path
-from bc_helpers.sample import SampleSpec, write_sample
+from bc_helpers.data.layouts import format_idc, idc_path
+from bc_helpers.data.sample import SampleSpec, write_sample
 
 # The small real subsets beside the repository (developers and CI only): ../shared/data.
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bc_helpers import ablation, selection
 from bc_helpers.errors import WorkbookError
-from bc_helpers.runs import TrainConfig
+from bc_helpers.evaluation import ablation, selection
+from bc_helpers.runs.folders import TrainConfig, arm_dir
+from bc_helpers.training import experiments
 
 
 def _fake_run(folder: Path, config: TrainConfig, prob: np.ndarray, labels: np.ndarray, patients: np.ndarray) -> Path:
@@ -32,10 +33,10 @@ def _test_set(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_the_cnn_arm_keeps_the_conv_blocks_and_budget_and_drops_the_lstm() -> None:
     config = TrainConfig(model="cnn_lstm", epochs=4, learning_rate=3e-4, seed=2,
                          hparams={"filters": [16, 32, 64], "lstm_units": 32, "conv_dropout": 0.3})
-    arm = ablation.cnn_arm(config)
+    arm = experiments.cnn_arm(config)
     assert arm.model == "cnn" and (arm.epochs, arm.learning_rate, arm.seed) == (4, 3e-4, 2)
     assert arm.hparams == {"filters": [16, 32, 64], "dense": 64, "dropout": 0.3}
-    arms = ablation.arm_configs(config, [0, 5])
+    arms = experiments.arm_configs(config, [0, 5])
     assert [a["cnn_lstm"].seed for a in arms.values()] == [0, 5] and arms[5]["cnn"].seed == 5
 
 
@@ -70,13 +71,13 @@ def test_arms_on_different_test_images_are_refused(tmp_path: Path) -> None:
 
 
 def test_runs_are_selected_by_settings_and_ablation_arms_kept_apart(tmp_path: Path, tiny_sample: Path) -> None:
-    from bc_helpers.training import train
+    from bc_helpers.training.trainer import train
 
     base = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, image_size=24, balance="class_weight")
     train(base, tmp_path / "sample" / "patient" / "cnn", verbose=0)
     train(TrainConfig(**{**base.__dict__, "seed": 1}), tmp_path / "sample" / "patient" / "cnn-2", verbose=0)
     arm = TrainConfig(**{**base.__dict__, "seed": 1})
-    train(arm, ablation.arm_dir(tmp_path, arm), verbose=0)
+    train(arm, arm_dir(tmp_path, arm), verbose=0)
     runs, left_out = selection.select_runs(tmp_path, seed=0)
     assert runs["run_dir"].tolist() == [str(tmp_path / "sample" / "patient" / "cnn")]
     assert left_out["run_dir"].tolist() == [str(tmp_path / "sample" / "patient" / "cnn-2")]

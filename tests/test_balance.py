@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bc_helpers.balance import balance
+from bc_helpers.data.balance import balance
 from bc_helpers.errors import WorkbookError
 
 
@@ -68,7 +68,7 @@ def test_smote_refuses_too_few_minority_images_and_unknown_methods() -> None:
 
 
 def test_bench_balance_section_keeps_every_image() -> None:
-    from bc_helpers.bench import balance_cost
+    from bc_helpers.bench.measure import balance_cost
 
     result = balance_cost(images=3000, side=20)
     # 2148 negatives, 852 positives -> 1704 negatives kept, 852 synthetic positives.

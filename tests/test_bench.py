@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from bc_helpers.bench import render
-from bc_helpers.registry import facts
-from bc_helpers.runs import MODEL_NAMES
+from bc_helpers.data.registry import facts
+from bc_helpers.runs.catalogue import MODEL_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -63,8 +63,8 @@ def test_bench_quick_writes_valid_json_with_every_field(tmp_path: Path, tiny_sam
 
 
 def test_flop_count_of_a_known_network() -> None:
-    from bc_helpers.bench import forward_flops
-    from bc_helpers.runtime import keras
+    from bc_helpers.bench.measure import forward_flops
+    from bc_helpers.models.runtime import keras
 
     inputs = keras.Input((8, 8, 3))
     x = keras.layers.Conv2D(4, 3, padding="same")(inputs)
@@ -79,7 +79,7 @@ def test_flop_count_of_a_known_network() -> None:
 
 @pytest.mark.slow
 def test_full_bench_tuning_rows_and_epoch_overhead_are_measured() -> None:
-    from bc_helpers.bench import TUNING, epoch_overhead, train_rate, tuning
+    from bc_helpers.bench.measure import TUNING, epoch_overhead, train_rate, tuning
 
     default = train_rate("cnn_lstm", 50, 16, 8)[0]["images_per_s"]
     rows = tuning(steps=16, baseline=default, batch_size=8)
@@ -102,7 +102,7 @@ def test_readme_speed_figures_are_the_rendering_of_the_committed_bench_file() ->
 
 
 def test_durations_are_written_in_the_readme_units() -> None:
-    from bc_helpers.bench import duration
+    from bc_helpers.bench.render import duration
 
     assert [duration(s) for s in (42, 390, 7080, 122_400)] == ["42 s", "6.5 min", "118 min", "34 h"]
 

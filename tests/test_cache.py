@@ -7,8 +7,8 @@ import numpy as np
 from conftest import idc_name, make_idc_tree, write_png
 from PIL import Image
 
-from bc_helpers.cache import cache_path, load_images
-from bc_helpers.datasets import index_dataset
+from bc_helpers.data.cache import cache_path, load_images
+from bc_helpers.data.datasets import index_dataset
 
 
 def test_cache_holds_decoded_pixels_and_pads_small_patches(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from bc_helpers import colab, course, paths
+from bc_helpers import paths
+from bc_helpers.course import cells as course
+from bc_helpers.course import colab
 
 ROOT = paths.repo_root()
 WHEELS = Path(os.environ.get("BC_WHEEL_CACHE", Path.home() / ".cache" / "bc-workbook-wheels"))

@@ -10,7 +10,7 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 from test_paired import write_run
 
-from bc_helpers.compare import collect_runs, leakage_table
+from bc_helpers.evaluation.tables import collect_runs, leakage_table
 
 
 def fake_run(root: Path, dataset: str, protocol: str, model: str, seed: int, signal: float) -> Path:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import idc_name, make_idc_tree, write_png
 
-from bc_helpers.datasets import IDC_DUPLICATE_TREE, index_dataset
+from bc_helpers.data.datasets import IDC_DUPLICATE_TREE, index_dataset
 from bc_helpers.errors import DataProblemError, LabelMismatchError, LayoutError
 
 
@@ -160,7 +160,7 @@ def test_index_command_fails_clearly_on_a_layout_error(tmp_path: Path) -> None:
 
 
 def test_indexing_never_generates_the_sample_and_says_how(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bc_helpers import sources
+    from bc_helpers.data import sources
 
     monkeypatch.setenv("BC_DATA_DIR", str(tmp_path / "data"))
     with pytest.raises(LayoutError, match="python -m bc_helpers sample --out data/sample"):
@@ -175,7 +175,7 @@ def test_indexing_never_generates_the_sample_and_says_how(tmp_path: Path, monkey
 
 
 def test_the_leakage_study_trains_each_dataset_under_its_leaky_split_and_the_papers() -> None:
-    from bc_helpers.registry import facts
+    from bc_helpers.data.registry import facts
 
     assert facts("sample").image_protocols == ("paper",)
     assert facts("breakhis").image_protocols == ("kaggle", "paper")

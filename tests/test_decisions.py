@@ -4,7 +4,7 @@ positives, or the training prior."""
 import numpy as np
 import pytest
 
-from bc_helpers.decisions import choose_threshold, decide_threshold, patients_per_class
+from bc_helpers.evaluation.decisions import choose_threshold, decide_threshold, patients_per_class
 
 
 def _validation(n_patients: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bc_helpers import fingerprint
-from bc_helpers.compare import collect_runs, leakage_table
-from bc_helpers.fingerprint import MODEL, run_fingerprint, run_fingerprints, stain_fingerprint
-from bc_helpers.runs import RunFolder, TrainConfig
-from bc_helpers.selection import leakage_runs
+from bc_helpers.evaluation.selection import leakage_runs
+from bc_helpers.evaluation.tables import collect_runs, leakage_table
+from bc_helpers.runs.folders import RunFolder, TrainConfig
+from bc_helpers.training import fingerprint
+from bc_helpers.training.fingerprint import MODEL, run_fingerprint, run_fingerprints, stain_fingerprint
 
 
 def test_the_fingerprint_is_each_channels_percentiles_whatever_the_chunk(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bc_helpers.gridsearch import DEFAULT_GRID, GridResult, grid_search
-from bc_helpers.models import build_model
-from bc_helpers.runs import TrainConfig
+from bc_helpers.models.builders import build_model
+from bc_helpers.runs.folders import TrainConfig
+from bc_helpers.training.gridsearch import DEFAULT_GRID, GridResult, grid_search
 
 
 def test_default_grid_covers_the_papers_search_dimensions() -> None:
@@ -32,8 +32,8 @@ def test_train_config_takes_the_learning_rate_out_of_hparams() -> None:
 
 @pytest.mark.slow
 def test_grid_with_learning_rate_and_smote_folds(tiny_sample: Path) -> None:
-    from bc_helpers.cache import load_images
-    from bc_helpers.datasets import index_dataset
+    from bc_helpers.data.cache import load_images
+    from bc_helpers.data.datasets import index_dataset
 
     index = index_dataset("sample", tiny_sample / "idc")
     images = load_images(index, 50, progress=False)
@@ -54,8 +54,8 @@ def test_grid_with_learning_rate_and_smote_folds(tiny_sample: Path) -> None:
 def test_a_settings_scores_do_not_depend_on_the_settings_before_it(tiny_sample: Path) -> None:
     """Settings that differ only in their learning rate reuse one compiled model: it is reset to the fold's
     fresh initial weights, random-number states and optimizer state before each fit."""
-    from bc_helpers.cache import load_images
-    from bc_helpers.datasets import index_dataset
+    from bc_helpers.data.cache import load_images
+    from bc_helpers.data.datasets import index_dataset
 
     index = index_dataset("sample", tiny_sample / "idc")
     images = load_images(index, 50, progress=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from bc_helpers import layouts
+from bc_helpers.data import layouts
 
 
 def test_idc_names_round_trip_and_parse_a_real_name() -> None:

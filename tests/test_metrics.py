@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bc_helpers.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
-from bc_helpers.metrics import (
+from bc_helpers.evaluation.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
+from bc_helpers.evaluation.metrics import (
     CI_METRICS,
     DrawScorer,
     binary_metrics,

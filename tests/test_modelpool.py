@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bc_helpers.modelpool import ModelPool
-from bc_helpers.models import build_model
-from bc_helpers.pipeline import make_dataset
-from bc_helpers.runs import TrainConfig
-from bc_helpers.runtime import keras, seed_build, seed_tensorflow, set_seed, tf
+from bc_helpers.models.builders import build_model
+from bc_helpers.models.pipeline import make_dataset
+from bc_helpers.models.pool import ModelPool
+from bc_helpers.models.runtime import keras, seed_build, seed_tensorflow, set_seed, tf
+from bc_helpers.runs.folders import TrainConfig
 
 
 def _values(variables: list) -> list[np.ndarray]:
@@ -101,7 +101,7 @@ def test_a_reused_model_is_reset_to_a_fresh_build_and_a_fresh_optimizer() -> Non
 
 @pytest.mark.slow
 def test_a_run_on_a_reused_model_predicts_what_a_fresh_run_does(tiny_sample: Path, tmp_path: Path) -> None:
-    from bc_helpers.training import train
+    from bc_helpers.training.trainer import train
 
     config = TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), model="cnn", epochs=2, image_size=16,
                          batch_size=32, hparams={"filters": (4, 8), "dense": 8})

@@ -10,11 +10,10 @@ import numpy as np
 import pytest
 
 from bc_helpers.errors import WorkbookError
-from bc_helpers.models import (
+from bc_helpers.models.builders import (
     BN_MOMENTUM,
     MODEL_NAMES,
     REGISTRY,
-    FusedBatchNormalization,
     ModelContractError,
     backbone_origin,
     build_model,
@@ -26,8 +25,9 @@ from bc_helpers.models import (
     set_backbone_trainable,
     targets_for,
 )
-from bc_helpers.runs import TrainConfig
-from bc_helpers.runtime import keras, tf
+from bc_helpers.models.layers import FusedBatchNormalization
+from bc_helpers.models.runtime import keras, tf
+from bc_helpers.runs.folders import TrainConfig
 
 X = np.random.default_rng(0).integers(0, 256, (8, 50, 50, 3)).astype("uint8")
 Y = np.array([0, 1] * 4)
@@ -155,7 +155,7 @@ def test_model_with_fused_batch_norm_saves_and_loads_safely(tmp_path) -> None:
 
 
 TINY_MODULE = """
-from bc_helpers.runtime import keras
+from bc_helpers.models.runtime import keras
 
 
 def tiny(image_size, filters=4):
@@ -184,7 +184,7 @@ def tiny_registered():
 
 @pytest.mark.slow
 def test_a_registered_model_trains_through_the_pipeline(tiny_registered, tiny_sample: Path, tmp_path: Path) -> None:
-    from bc_helpers.training import train
+    from bc_helpers.training.trainer import train
 
     config = TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), model="tiny_test_model", epochs=1,
                          image_size=24, hparams={"units": 3})

@@ -12,7 +12,8 @@ from pathlib import Path
 import papermill
 import pytest
 
-from bc_helpers import course, paths
+from bc_helpers import paths
+from bc_helpers.course import cells as course
 
 NOTEBOOKS = sorted((paths.repo_root() / "notebooks").glob("*.ipynb"))
 ORDER = ["00_index", "01_data_exploration", "02_preprocessing_and_balancing", "03_cnn", "04_lstm", "05_gru",
@@ -147,7 +148,7 @@ def test_the_address_comes_from_pyproject_and_must_be_on_github(tmp_path: Path) 
 
 def test_quiet_stderr_hides_what_native_code_writes_and_restores_it(capfd: pytest.CaptureFixture[str]) -> None:
     """What setup() wraps TensorFlow's first import in: C++ writes to file descriptor 2 vanish, then come back."""
-    from bc_helpers.notebook import quiet_stderr
+    from bc_helpers.course.notebook import quiet_stderr
 
     with quiet_stderr():
         os.write(2, b"oneDNN custom operations are on\n")

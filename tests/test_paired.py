@@ -12,7 +12,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bc_helpers.cli import main
 from bc_helpers.errors import WorkbookError
-from bc_helpers.paired import compare_runs, delong_test, read_run, seed_difference
+from bc_helpers.evaluation.paired import compare_runs, delong_test, read_run, seed_difference
 
 
 def write_run(folder: Path, y: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float = 0.5,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bc_helpers import paper
+from bc_helpers.evaluation import paper
 
 
 def test_auc_column_is_filed_under_both_readings_with_the_reason() -> None:

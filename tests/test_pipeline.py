@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bc_helpers.pipeline import make_dataset, preprocessing
+from bc_helpers.models.pipeline import make_dataset, preprocessing
 
 
 def test_dataset_batches_shapes_and_dtypes() -> None:

@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.metrics import average_precision_score  # noqa: E402
 
-from bc_helpers import plots  # noqa: E402
+from bc_helpers.course import plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -102,7 +102,7 @@ def test_fold_spread_orders_settings_by_mean_and_shows_every_fold() -> None:
 
 
 def test_show_run_adds_precision_recall_reliability_and_histograms(tmp_path) -> None:
-    from bc_helpers.notebook import show_run
+    from bc_helpers.course.notebook import show_run
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 60)

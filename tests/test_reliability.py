@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from bc_helpers import fetch
+from bc_helpers.data import fetch
 from bc_helpers.errors import WorkbookError
 
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ def _train_cmd(data: Path, out: Path, *extra: str) -> list[str]:
 
 
 def _weights(run: Path) -> list[np.ndarray]:
-    from bc_helpers.inference import load_model
+    from bc_helpers.training.inference import load_model
 
     return load_model(run / "model.keras").get_weights()
 
@@ -81,12 +81,12 @@ def test_same_seed_same_split_weights_and_metrics(tiny_sample: Path, tmp_path: P
 _MIRRORED = """
 import json, sys
 import numpy as np
-from bc_helpers.runtime import split_cpu, set_seed
+from bc_helpers.models.runtime import split_cpu, set_seed
 split_cpu(2)
-from bc_helpers.distributed import choose_strategy, synchronize_batch_norm
-from bc_helpers.models import build_model
-from bc_helpers.pipeline import make_dataset
-from bc_helpers.training import compile_model
+from bc_helpers.training.distributed import choose_strategy, synchronize_batch_norm
+from bc_helpers.models.builders import build_model
+from bc_helpers.models.pipeline import make_dataset
+from bc_helpers.training.trainer import compile_model
 rng = np.random.default_rng(0)
 x = rng.integers(0, 255, (96, 24, 24, 3), dtype=np.uint8)
 y = (x[..., 0].mean(axis=(1, 2)) > 127).astype("float32")
@@ -128,7 +128,7 @@ def test_train_runs_mirrored_over_two_cpu_devices(tiny_sample: Path, tmp_path: P
     out = subprocess.run(_train_cmd(tiny_sample / "idc", tmp_path / "two", "--epochs", "1", "--strategy",
                                     "mirrored", "--cpu-devices", "2"), capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
-    from bc_helpers.runs import RunFolder
+    from bc_helpers.runs.folders import RunFolder
 
     run = RunFolder(tmp_path / "two")
     split = pd.read_csv(run.split)
@@ -175,8 +175,8 @@ def test_two_worker_multiworker_run_on_localhost(tiny_sample: Path, tmp_path: Pa
 def test_predict_skips_a_decompression_bomb_and_predicts_the_rest(tmp_path: Path) -> None:
     import PIL.Image
 
-    from bc_helpers.inference import predict
-    from bc_helpers.models import build_model
+    from bc_helpers.models.builders import build_model
+    from bc_helpers.training.inference import predict
 
     model_path = tmp_path / "model.keras"
     build_model("cnn", image_size=24).save(model_path)

@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from bc_helpers import runner
+from bc_helpers.course import runner
+from bc_helpers.course.report import write_report
 from bc_helpers.errors import WorkbookError
-from bc_helpers.report import write_report
 
 
 def _notebook(path: Path, body: str) -> Path:
@@ -99,8 +99,8 @@ def test_report_without_runs_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_report_from_a_real_run(tmp_path: Path, tiny_sample: Path) -> None:
-    from bc_helpers.runs import TrainConfig
-    from bc_helpers.training import train
+    from bc_helpers.runs.folders import TrainConfig
+    from bc_helpers.training.trainer import train
 
     for protocol in ("patient", "paper"):
         for seed in (0, 1):
@@ -133,7 +133,7 @@ def test_every_executed_notebook_is_also_written_as_html(fake_notebooks: Path, t
 
 
 def test_leaky_runs_of_08_train_the_setting_chosen_on_the_patient_split(tmp_path: Path) -> None:
-    from bc_helpers.tuning import search_dir
+    from bc_helpers.runs.tuning import search_dir
 
     step = runner.Step("08_cnn_lstm", {"DATASET": "sample", "PROTOCOL": "paper"})
     assert runner.with_chosen_setting(step, tmp_path) == step  # nothing chosen yet: 08 searches itself

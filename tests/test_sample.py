@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bc_helpers.datasets import index_dataset
+from bc_helpers.data.datasets import index_dataset
+from bc_helpers.data.sample import SampleSpec, write_sample
 from bc_helpers.errors import WorkbookError
-from bc_helpers.sample import SampleSpec, write_sample
 
 
 def _digest(root: Path) -> str:
@@ -44,7 +44,7 @@ def test_patients_differ_in_class_mix(tiny_sample: Path) -> None:
 
 
 def test_positives_have_more_nuclei(tiny_sample: Path) -> None:
-    from bc_helpers.cache import load_images
+    from bc_helpers.data.cache import load_images
 
     index = index_dataset("idc", tiny_sample / "idc")
     images = load_images(index, 50, progress=False)
@@ -63,7 +63,7 @@ def test_write_sample_never_overwrites(tmp_path: Path) -> None:
 
 def test_sample_command_writes_the_sample_the_workbook_uses(tmp_path: Path) -> None:
     from bc_helpers.cli import main
-    from bc_helpers.sample import ensure_sample
+    from bc_helpers.data.sample import ensure_sample
 
     assert main(["sample", "--out", str(tmp_path / "s")]) == 0  # as `make setup` calls it
     assert ensure_sample(tmp_path / "s") == tmp_path / "s"  # the default spec: accepted, not regenerated

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bc_helpers.data.splits import patient_overlap, split_table
 from bc_helpers.errors import SplitError
-from bc_helpers.splits import patient_overlap, split_table
 
 
 def _table(n_patients: int = 20, per: int = 30, seed: int = 0) -> pd.DataFrame:

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from bc_helpers.errors import WorkbookError
-from bc_helpers.models import build_model
-from bc_helpers.pipeline import preprocessing
-from bc_helpers.runtime import keras
-from bc_helpers.stain import (
+from bc_helpers.models.builders import build_model
+from bc_helpers.models.pipeline import preprocessing
+from bc_helpers.models.runtime import keras
+from bc_helpers.models.stain import (
     HED_FROM_RGB,
     RGB_FROM_HED,
     HEDJitter,

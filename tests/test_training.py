@@ -14,10 +14,10 @@ import pytest
 from conftest import make_idc_tree, write_png
 
 from bc_helpers.errors import WorkbookError
-from bc_helpers.gridsearch import grid_search, grouped_folds
-from bc_helpers.inference import load_model, predict
-from bc_helpers.runs import TrainConfig, prepare_run_dir
-from bc_helpers.training import train
+from bc_helpers.runs.folders import TrainConfig, prepare_run_dir
+from bc_helpers.training.gridsearch import grid_search, grouped_folds
+from bc_helpers.training.inference import load_model, predict
+from bc_helpers.training.trainer import train
 
 EVALUATE_KEYS = {"accuracy", "sensitivity", "specificity", "precision", "f1", "balanced_accuracy", "roc_auc",
                  "pr_auc", "n_images", "n_patients", "threshold", "patient_level"}
@@ -60,7 +60,7 @@ def test_threshold_follows_the_stated_rule_on_validation_data(trained: Path) -> 
     """Youden's J on the validation images when validation holds enough patients of each class, else the
     quantile that calls the validation images' share of positives positive (the training prior, 0.5 after
     balancing, when validation holds one class); metrics.json names the rule and why."""
-    from bc_helpers.decisions import MIN_PATIENTS_PER_CLASS, patients_per_class, youden_threshold
+    from bc_helpers.evaluation.decisions import MIN_PATIENTS_PER_CLASS, patients_per_class, youden_threshold
 
     preds = pd.read_csv(trained / "predictions.csv", dtype={"patient": str})
     val = preds[preds["part"] == "val"]
@@ -107,10 +107,10 @@ def test_predict_files_and_folders_and_reports_skips(trained: Path, tiny_sample:
 
 def test_predict_gives_the_probability_of_the_cached_training_row(trained: Path, tmp_path: Path) -> None:
     """No train/serve skew: a file predicted alone is fitted as the cache fits it, IDC edge patches included."""
-    from bc_helpers.cache import load_images
-    from bc_helpers.datasets import index_dataset
-    from bc_helpers.inference import predict_probabilities
-    from bc_helpers.layouts import idc_path
+    from bc_helpers.data.cache import load_images
+    from bc_helpers.data.datasets import index_dataset
+    from bc_helpers.data.layouts import idc_path
+    from bc_helpers.training.inference import predict_probabilities
 
     root = make_idc_tree(tmp_path / "d", {"101": (2, 1)})
     write_png(idc_path(root, "101", 901, 1, 1), size=(50, 42), seed=5)  # an edge patch: cut at the bottom
@@ -170,8 +170,8 @@ def test_grouped_folds_never_split_a_patient() -> None:
 
 
 def test_grid_search_scores_every_setting_and_returns_the_best(tiny_sample: Path) -> None:
-    from bc_helpers.cache import load_images
-    from bc_helpers.datasets import index_dataset
+    from bc_helpers.data.cache import load_images
+    from bc_helpers.data.datasets import index_dataset
 
     index = index_dataset("sample", tiny_sample / "idc")
     images = load_images(index, 50, progress=False)
@@ -194,7 +194,7 @@ def test_train_in_process_with_class_weights_and_paper_protocol(tiny_sample: Pat
 
 
 def test_train_model_reuses_a_run_of_the_same_settings_beside_the_first(tiny_sample: Path, tmp_path: Path) -> None:
-    from bc_helpers.notebook import train_model
+    from bc_helpers.course.notebook import train_model
 
     base = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, image_size=24,
                        balance="class_weight", hparams={"filters": [4], "dense": 8})

@@ -15,7 +15,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from bc_helpers import paths, widgets  # noqa: E402
+from bc_helpers import paths  # noqa: E402
+from bc_helpers.course import widgets  # noqa: E402
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
@@ -54,7 +55,7 @@ def test_a_real_kernel_is_static_for_nbclient_and_interactive_for_a_front_end() 
     from nbclient import NotebookClient
 
     code = f"import sys; sys.path.insert(0, {str(paths.repo_root())!r})\n" \
-           "from bc_helpers.widgets import interactive_default\nprint(interactive_default())"
+           "from bc_helpers.course.widgets import interactive_default\nprint(interactive_default())"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     NotebookClient(nb, kernel_name="python3", timeout=120).execute()
     assert nb.cells[0].outputs[0]["text"].strip() == "False"
@@ -128,7 +129,7 @@ def test_prediction_viewer_slider_follows_the_outcome() -> None:
 
 @pytest.mark.slow
 def test_prediction_viewer_draws_grad_cam_for_each_outcome_present(capsys: pytest.CaptureFixture) -> None:
-    from bc_helpers.models import build_model
+    from bc_helpers.models.builders import build_model
 
     model = build_model("cnn", image_size=16, filters=(4, 8), dense=8)
     images = np.random.default_rng(0).integers(0, 256, (6, 16, 16, 3), dtype=np.uint8)

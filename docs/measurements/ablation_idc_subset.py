@@ -16,10 +16,10 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bc_helpers.ablation import run_ablation
-from bc_helpers.paired import seed_difference
-from bc_helpers.runs import TrainConfig
-from bc_helpers.training import train
+from bc_helpers.evaluation.ablation import run_ablation
+from bc_helpers.evaluation.paired import seed_difference
+from bc_helpers.runs.folders import TrainConfig
+from bc_helpers.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "idc_sample"

@@ -1,4 +1,4 @@
-"""The stain-fingerprint control (bc_helpers.fingerprint) on the real IDC subset: how much an image-level split
+"""The stain-fingerprint control (bc_helpers.training.fingerprint) on the real IDC subset: how much an image-level split
 rewards a classifier that can only recognise patients by the colour of their slide.
 
 Run from the repository root, with ../shared beside it:
@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from bc_helpers.fingerprint import run_fingerprints
-from bc_helpers.paired import seed_difference
-from bc_helpers.runs import TrainConfig
+from bc_helpers.training.fingerprint import run_fingerprints
+from bc_helpers.evaluation.paired import seed_difference
+from bc_helpers.runs.folders import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "idc_sample"
