@@ -7,7 +7,7 @@ SAMPLE := data/sample/sample.json
 RUN_DIR ?= runs/sample
 ARGS   ?=
 
-.PHONY: setup run test lint bench clean-cache
+.PHONY: setup run test lint bench book clean-cache
 
 setup: $(STAMP) $(SAMPLE)
 
@@ -36,6 +36,12 @@ test: setup
 	$(BIN)/ruff check bc_helpers tests notebooks
 	BC_RUNS_BASE=$$(mktemp -d) MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		-n $(TEST_WORKERS) --dist loadfile --durations=15 $(ARGS)
+
+# The course book from an executed run (RUN=, default the run above): a static site in _build/book/ that reads
+# offline, to open in a browser or publish (README, "The course book").
+RUN ?= $(RUN_DIR)
+book: setup
+	$(BIN)/python -m bc_helpers book --run $(RUN) --out _build/book
 
 lint: setup
 	$(BIN)/ruff check bc_helpers tests notebooks

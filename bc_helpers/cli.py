@@ -130,6 +130,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_book(args: argparse.Namespace) -> int:
+    """`book`: the course book of an executed run, a static site that reads offline."""
+    from .course.book import build_book
+
+    print(f"book: {build_book(args.run, args.out)}")
+    return 0
+
+
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="sample", choices=list(DATASETS), help="which dataset layout")
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (default: under data/)")
@@ -243,6 +251,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     p.add_argument("--out", type=Path, default=None, help="JSON file to write")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("book", help="build the course book (a static site that reads offline) from an executed run")
+    p.add_argument("--run", type=Path, default=Path("runs/sample"), help="an executed run (`run --out`'s folder)")
+    p.add_argument("--out", type=Path, default=Path("_build/book"), help="where the site goes (its index.html)")
+    p.set_defaults(func=cmd_book)
     return parser
 
 

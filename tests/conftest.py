@@ -66,3 +66,49 @@ def tiny_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
                       breakhis_shape=(92, 140))
     write_sample(out, spec)
     return out
+
+
+# The fake executed run of the book's tests: {executed notebook: (its parameters, its title)}, written in an order
+# that is not the course's (08's paper split sorts before its patient split by name, and must come after it).
+FAKE_RUN = {
+    "08_cnn_lstm-sample-paper": ({"DATASET": "sample", "PROTOCOL": "paper"}, "08 · The paper's CNN-LSTM"),
+    "03_cnn-sample-patient": ({"DATASET": "sample", "PROTOCOL": "patient"}, "03 · A plain CNN"),
+    "08_cnn_lstm-sample-patient": ({"DATASET": "sample", "PROTOCOL": "patient"}, "08 · The paper's CNN-LSTM"),
+    "00_index": ({}, "The course map"),
+}
+FAKE_EQUATION = r"\mathrm{BCE} = -\frac{1}{n}\sum_{i=1}^{n} y_i \log p_i"
+
+
+@pytest.fixture(scope="session")
+def fake_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder as `make run` leaves it, in miniature: tiny executed notebooks (papermill's parameters, a
+    LaTeX equation, a link to another notebook and to the paper notes, a Colab badge, a PNG figure and printed
+    text), each rendered by the runner, and the report."""
+    import base64
+    import io
+
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+
+    from bc_helpers.course.report import write_report
+    from bc_helpers.course.runner import write_html
+
+    run = tmp_path_factory.mktemp("fake-run")
+    png = io.BytesIO()
+    Image.fromarray(np.full((20, 30, 3), 200, dtype=np.uint8)).save(png, format="PNG")
+    figure = base64.b64encode(png.getvalue()).decode()
+    for label, (params, title) in FAKE_RUN.items():
+        markdown = (f"# {title}\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+                    f"(https://colab.research.google.com/github/x/y/blob/main/notebooks/{label}.ipynb)\n\n"
+                    f"The loss: $${FAKE_EQUATION}$$ read with [the CNN](03_cnn.ipynb#Training) and "
+                    "[the paper notes](paper_notes.md).")
+        code = new_code_cell("plot_curves(history)", execution_count=1, outputs=[
+            new_output("stream", name="stdout", text=f"trained {label}\n"),
+            new_output("display_data", data={"image/png": figure, "text/plain": "<Figure size 300x200>"})])
+        nb = new_notebook(cells=[new_markdown_cell(markdown), code])
+        nb.metadata["papermill"] = {"parameters": params}
+        (run / "notebooks").mkdir(exist_ok=True)
+        nbformat.write(nb, run / "notebooks" / f"{label}.ipynb")
+        write_html(run / "notebooks" / f"{label}.ipynb")
+    write_report(run, ["sample"], {}, 1.0)
+    return run

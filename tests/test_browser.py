@@ -1,4 +1,5 @@
-"""The student's view: JupyterLab in a real (headless) Chromium, every cell run through the UI.
+"""The student's view: JupyterLab in a real (headless) Chromium, every cell run through the UI; and the course
+book, opened from disk with the network cut off.
 
 Needs Debian's chromium (`.ci/run` installs it) and the `playwright` package (the `browser` extra);
 Playwright's own browser download is never used. Under CI (CI=true) a missing chromium or playwright fails
@@ -28,6 +29,7 @@ from papermill.iorw import load_notebook_node
 from papermill.parameterize import parameterize_notebook
 
 from bc_helpers import paths
+from bc_helpers.course.book import build_book
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = paths.repo_root() / "runs" / "test-artifacts"
@@ -257,3 +259,32 @@ def test_cnn_lstm_notebook_runs_in_the_browser_and_its_threshold_slider_redraws(
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "08_cnn_lstm.png"))
     page.close()
+
+
+def test_the_book_reads_offline_its_equations_typeset_and_its_figures_drawn(browser, fake_run: Path,
+                                                                            tmp_path: Path) -> None:
+    """The book of a miniature run (conftest's fake_run) opened from disk, every request that would leave the
+    machine refused and recorded: the table of contents leads to 08, whose equation MathJax typesets from the
+    book's own copy and whose figure is drawn; the search finds a page by its printed output."""
+    index = build_book(fake_run, tmp_path / "book")
+    context = browser.new_context(viewport={"width": 1300, "height": 900})
+    remote: list[str] = []
+    context.route("http*://**", lambda route: (remote.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.goto(index.as_uri())
+    page.locator(".book-toc a", has_text="08 · The paper's CNN-LSTM").first.click()
+    page.wait_for_url("**/notebooks/08_cnn_lstm-sample-patient.html")
+    page.locator(".MathJax_Display .MathJax").first.wait_for(timeout=60_000)  # MathJax's output element
+    assert page.locator(".MathJax_Display").first.bounding_box()["height"] > 30  # a fraction over a sum, not TeX
+    assert "\\frac" not in page.locator("main").inner_text()
+    figure = page.locator(".jp-OutputArea-output img").first
+    assert figure.evaluate("img => img.complete && img.naturalWidth") == 30
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "book_08.png"))
+    page.locator(".book-search").fill("trained 08_cnn_lstm-sample-paper")
+    results = page.locator(".book-results a")
+    assert results.all_inner_texts() == ["08 · The paper's CNN-LSTM · sample · paper split"]
+    results.first.click()
+    page.wait_for_url("**/notebooks/08_cnn_lstm-sample-paper.html")
+    assert remote == [], f"the book asked the network for {remote}"
+    context.close()

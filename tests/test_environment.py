@@ -132,7 +132,7 @@ def test_what_the_package_imports_is_core_or_the_extra_of_its_command() -> None:
     core = {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
     tensorflow = {canonicalize_name(Requirement(r).name) for r in extras["cpu"] + extras["gpu"]}
     run = {canonicalize_name(Requirement(r).name) for r in extras["run"]}
-    commands = {"runner", "course"}  # `python -m bc_helpers run` and `... notebooks --sync`
+    commands = {"runner", "course", "book"}  # `python -m bc_helpers run`, `... notebooks --sync` and `... book`
     other_pythons = {canonicalize_name(r.name) for r in map(Requirement, project["dependencies"])
                      if r.marker is not None and not r.marker.evaluate()}  # tomli: Python 3.10's tomllib
     owners = metadata.packages_distributions()

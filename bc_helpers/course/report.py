@@ -1,4 +1,5 @@
-"""The report of a workbook run: the comparison tables and figures, the parameters and versions used."""
+"""The report of a workbook run: the comparison tables and figures, the parameters and versions used. Its HTML
+is written through book.write_page, which refuses a page that would need the network."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ..evaluation import paper, selection, tables
 from ..files import write_text_atomic
 from ..runs.folders import CONTROL_MODEL, RunFolder
 from . import plots
+from .book import write_page
 
 
 def dataset_figures(runs: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]]:
@@ -134,5 +136,5 @@ def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -
              "font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}.banner{background:#fde;padding:8px;"
              "font-weight:bold}img{max-width:100%}</style>")
     write_text_atomic(out / "report.md", "\n".join(md) + "\n")
-    return write_text_atomic(out / "report.html", f"<html><head><meta charset='utf-8'>{style}</head><body>"
-                                                  + "\n".join(body) + "</body></html>\n")
+    return write_page(out / "report.html", f"<html><head><meta charset='utf-8'>{style}</head><body>"
+                                           + "\n".join(body) + "</body></html>\n")

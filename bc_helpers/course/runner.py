@@ -148,13 +148,11 @@ def with_chosen_setting(step: Step, out: Path) -> Step:
 
 
 def write_html(notebook: Path) -> Path:
-    """The executed notebook as a static HTML page beside it (nbconvert), to read without running it."""
-    from nbconvert import HTMLExporter
+    """The executed notebook as a static HTML page beside it, to read without running it and without a network:
+    its MathJax is served from the run folder's _static/ (book.write_notebook_html)."""
+    from .book import write_notebook_html
 
-    body, _ = HTMLExporter().from_filename(str(notebook))
-    target = notebook.with_suffix(".html")
-    target.write_text(body, encoding="utf-8")
-    return target
+    return write_notebook_html(notebook, notebook.with_suffix(".html"), notebook.parent.parent / "_static")
 
 
 def execute(step: Step, out: Path, common: dict, folder: Path | None = None) -> Path:
