@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 
 from .data.datasets import index_dataset
 from .data.registry import DATASETS
@@ -143,9 +144,16 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=None, help="the dataset's folder (default: under data/)")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a wrong option reported in one line (the valid choices included) and status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one subcommand per job."""
-    parser = argparse.ArgumentParser(prog="python -m bc_helpers", description=__doc__)
+    parser = _Parser(prog="python -m bc_helpers", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("index", help="index a dataset folder and print a JSON summary")
@@ -160,10 +168,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patients", type=int, help="IDC-like patients; default: the built-in sample's")
     p.set_defaults(func=cmd_sample)
 
-    from .data.balance import BALANCES
-    from .data.splits import PROTOCOLS
-    from .evaluation.decisions import THRESHOLD_METHODS
-    from .runs.folders import IF_EXISTS, STAINS, STRATEGIES, TrainConfig
+    from .runs.config import (
+        BALANCES,
+        IF_EXISTS,
+        OUTPUTS,
+        PROTOCOLS,
+        STAINS,
+        STRATEGIES,
+        THRESHOLD_METHODS,
+        TrainConfig,
+    )
 
     d = TrainConfig()
     p = sub.add_parser("train", help="train one model into a run folder, evaluate it on the test part")
@@ -181,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience (epochs)")
-    p.add_argument("--output", default=d.output, choices=["sigmoid", "softmax"])
+    p.add_argument("--output", default=d.output, choices=OUTPUTS)
     p.add_argument("--threshold", default=d.threshold, choices=THRESHOLD_METHODS,
                    help="how the decision threshold is chosen on validation data")
     p.add_argument("--max-train-images", type=int, default=None, help="subsample the training part (quick runs)")

@@ -9,7 +9,7 @@ import pytest
 
 from bc_helpers.errors import WorkbookError
 from bc_helpers.evaluation import ablation, selection
-from bc_helpers.runs.folders import TrainConfig, arm_dir
+from bc_helpers.runs import TrainConfig, arm_dir
 from bc_helpers.training import experiments
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from bc_helpers.models.builders import build_model
-from bc_helpers.runs.folders import TrainConfig
+from bc_helpers.runs import TrainConfig
 from bc_helpers.training.gridsearch import DEFAULT_GRID, GridResult, grid_search
 
 

@@ -12,7 +12,7 @@ from bc_helpers.models.builders import build_model
 from bc_helpers.models.pipeline import make_dataset
 from bc_helpers.models.pool import ModelPool
 from bc_helpers.models.runtime import keras, seed_build, seed_tensorflow, set_seed, tf
-from bc_helpers.runs.folders import TrainConfig
+from bc_helpers.runs import TrainConfig
 
 
 def _values(variables: list) -> list[np.ndarray]:

@@ -27,7 +27,7 @@ from bc_helpers.models.builders import (
 )
 from bc_helpers.models.layers import FusedBatchNormalization
 from bc_helpers.models.runtime import keras, tf
-from bc_helpers.runs.folders import TrainConfig
+from bc_helpers.runs import TrainConfig
 
 X = np.random.default_rng(0).integers(0, 256, (8, 50, 50, 3)).astype("uint8")
 Y = np.array([0, 1] * 4)

@@ -99,7 +99,7 @@ def test_report_without_runs_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_report_from_a_real_run(tmp_path: Path, tiny_sample: Path) -> None:
-    from bc_helpers.runs.folders import TrainConfig
+    from bc_helpers.runs import TrainConfig
     from bc_helpers.training.trainer import train
 
     for protocol in ("patient", "paper"):

@@ -14,7 +14,7 @@ import pytest
 from conftest import make_idc_tree, write_png
 
 from bc_helpers.errors import WorkbookError
-from bc_helpers.runs.folders import TrainConfig, prepare_run_dir
+from bc_helpers.runs import TrainConfig, prepare_run_dir
 from bc_helpers.training.gridsearch import grid_search, grouped_folds
 from bc_helpers.training.inference import load_model, predict
 from bc_helpers.training.trainer import train

@@ -11,8 +11,8 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.class_weight import compute_class_weight
 
 from ..errors import WorkbookError
+from ..runs.config import BALANCES
 
-BALANCES = ("smote_hybrid", "class_weight", "none")
 # Exact SMOTE (imbalanced-learn) works on flattened float32 images; it runs when its copies fit in this many
 # MB. Past that, SMOTE's own interpolation runs in uint8 batches, with neighbours found on compact images.
 SMOTE_MEMORY_MB = 2048

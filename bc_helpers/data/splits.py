@@ -7,8 +7,8 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from ..errors import SplitError
+from ..runs.config import PROTOCOLS
 
-PROTOCOLS = ("patient", "paper", "kaggle")
 PARTS = ("train", "val", "test")
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from ..errors import WorkbookError
+from ..runs.config import THRESHOLD_METHODS
 
-THRESHOLD_METHODS = ("youden", "sensitivity", "fixed")
 # A threshold fitted on validation data is trusted only when each class comes from at least this many
 # patients, each with at least MIN_IMAGES_PER_PATIENT images of it: with fewer, it mostly fits those patients.
 MIN_PATIENTS_PER_CLASS = 4

@@ -13,12 +13,12 @@ import pandas as pd
 
 from ..errors import WorkbookError
 from ..runs.catalogue import MODEL_NAMES
+from ..runs.config import OUTPUTS
 from ..runs.folders import RunFolder
 from .layers import FusedBatchNormalization, ImageNetPreprocess
 from .pipeline import preprocessing
 from .runtime import keras
 
-OUTPUTS = ("sigmoid", "softmax")
 MIN_SIZE = {"vgg16": 32, "resnet50": 32}
 # Keras's default 0.99 needs several hundred steps before the moving statistics used at inference settle;
 # 0.9 settles in a few dozen, so short runs on small data validate and test sensibly. Every batch norm of the

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import WorkbookError
-from ..runs.folders import STAINS
+from ..runs.config import STAINS
 from .runtime import keras, tf
 
 # Rows: the optical-density vectors of haematoxylin, eosin and DAB (scikit-image's rgb_from_hed).

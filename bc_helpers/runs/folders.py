@@ -13,41 +13,12 @@ import pandas as pd
 from ..errors import WorkbookError
 from ..files import write_csv_atomic, write_json_atomic
 from .catalogue import MODEL_NAMES, MODEL_NOTEBOOKS
+from .config import IF_EXISTS, TrainConfig, check_choice
 
-IF_EXISTS = ("error", "rename", "reuse")
-STRATEGIES = ("auto", "default", "mirrored", "multiworker")
-STAINS = ("none", "augment", "normalise")  # bc_helpers.models.stain: none, H&E jitter (training only), Reinhard
 CONTROL_MODEL = "stain_fingerprint"  # the leakage control's runs (bc_helpers.training.fingerprint); never Keras
 ARMS = ("cnn", "cnn_lstm")  # the ablation's two arms
 ABLATION_DIR = "ablation"  # under <RUN_DIR>/<dataset>/<protocol>/: the arms that are not the notebook's main run
 ABLATION_FILE = "ablation.json"
-
-
-@dataclass
-class TrainConfig:
-    """Everything that defines a run; saved as config.json and compared when a run is resumed."""
-
-    dataset: str = "sample"
-    data_dir: str | None = None
-    model: str = "cnn_lstm"
-    epochs: int = 10
-    image_size: int = 50
-    batch_size: int = 32
-    protocol: str = "patient"
-    balance: str = "smote_hybrid"
-    seed: int = 0
-    learning_rate: float = 1e-3
-    patience: int = 3
-    output: str = "sigmoid"
-    augment: bool = True
-    stain: str = "none"  # one of STAINS
-    threshold: str = "youden"
-    target_sensitivity: float = 0.95
-    review_width: float = 0.1
-    max_train_images: int | None = None
-    deterministic: bool = False
-    tensorboard: bool = False
-    hparams: dict = field(default_factory=dict)
 
 
 class _Artefact:

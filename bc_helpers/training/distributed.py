@@ -21,12 +21,14 @@ import pandas as pd
 from ..files import write_csv_atomic
 from ..models.builders import loss_for
 from ..models.runtime import gpus, keras, tf
+from ..runs.config import STRATEGIES, check_choice
 
 
 def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """auto: TF_CONFIG set -> MultiWorkerMirroredStrategy (several machines, trained by `fit_multiworker`);
     several GPUs -> MirroredStrategy; else the default strategy.
     'mirrored' mirrors over every logical device (GPUs, else CPUs: see runtime.split_cpu)."""
+    check_choice("strategy", name, STRATEGIES)
     if name == "auto":
         name = "multiworker" if os.environ.get("TF_CONFIG") else "mirrored" if len(gpus()) > 1 else "default"
     if name == "multiworker":

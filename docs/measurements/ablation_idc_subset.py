@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bc_helpers.evaluation.ablation import run_ablation
 from bc_helpers.evaluation.paired import seed_difference
-from bc_helpers.runs.folders import TrainConfig
+from bc_helpers.runs import TrainConfig
 from bc_helpers.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[2]

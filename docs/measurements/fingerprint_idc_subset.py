@@ -15,9 +15,9 @@ import sys
 import time
 from pathlib import Path
 
-from bc_helpers.training.fingerprint import run_fingerprints
 from bc_helpers.evaluation.paired import seed_difference
-from bc_helpers.runs.folders import TrainConfig
+from bc_helpers.runs import TrainConfig
+from bc_helpers.training.fingerprint import run_fingerprints
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "idc_sample"
