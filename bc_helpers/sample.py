@@ -105,11 +105,11 @@ def draw_idc_tissue(rng: np.random.Generator) -> Tissue:
     """An IDC-like patient's slide: a few patients without IDC, most with some, a few with much."""
     return Tissue(
         tumour=0.0 if rng.random() < 0.08 else float(rng.beta(2.4, 4.0)),
-        extent=float(rng.uniform(10, 30)), border=float(rng.uniform(3, 9)), glass=float(rng.uniform(0, 0.2)),
+        extent=float(rng.uniform(10, 30)), border=float(rng.uniform(2, 6)), glass=float(rng.uniform(0, 0.2)),
         fat=float(rng.uniform(0, 0.3)), ducts=float(rng.uniform(0, 1.0)),
         lymph=0.0 if rng.random() < 0.25 else float(rng.uniform(0.03, 0.2)),
         stroma_cells=float(rng.uniform(6, 16)), tumour_cells=float(rng.uniform(25, 70)),
-        tumour_radius=float(rng.uniform(2.6, 3.6)), pleomorphism=float(rng.uniform(0.15, 0.35)),
+        tumour_radius=float(rng.uniform(3.0, 4.0)), pleomorphism=float(rng.uniform(0.15, 0.35)),
         tumour_dark=float(rng.uniform(0.7, 1.4)),
     )
 
@@ -211,7 +211,7 @@ def render_slide(rng: np.random.Generator, look: Look, tissue: Tissue, shape: tu
         m = malignancy[int(centre[0]), int(centre[1])]
         size = np.exp(rng.normal(0, 0.1 + tissue.pleomorphism * m))
         radius = (1.9 * (1 - m) + tissue.tumour_radius * m) * scale * size
-        _stamp(haem, eosin, rng, centre, radius, squash=0.4 + 0.45 * m + 0.1 * rng.random(), jitter=0.04 + 0.08 * m,
+        _stamp(haem, eosin, rng, centre, radius, squash=0.4 + 0.45 * m + 0.1 * rng.random(), jitter=0.04 + 0.15 * m,
                value=(1.0 * (1 - m) + tissue.tumour_dark * m) * (1 + 0.1 * rng.normal()))
     for centre in _scatter(rng, lymph * 70.0 / unit):
         _stamp(haem, eosin, rng, centre, 1.5 * scale, squash=0.9, jitter=0.03, value=1.5)
@@ -266,7 +266,7 @@ def _write_idc_patient(out: Path, spec: SampleSpec, i: int) -> int:
     cols = int(rng.integers(3, 7))
     rows = -(-n // cols)
     pixels, tumour, tissue_mask = render_slide(rng, look, tissue, (rows * p, cols * p))
-    annotation = gaussian_filter(tumour.astype(float), 4.0) > rng.uniform(0.3, 0.6)
+    annotation = gaussian_filter(tumour.astype(float), 4.0) > rng.uniform(0.4, 0.6)
     origin = rng.integers(0, 40, 2)
     cut = int(rng.integers(12, p)) if rng.random() < 0.05 else p  # the slide's edge cuts the last row
     written = 0
