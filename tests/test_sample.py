@@ -4,10 +4,15 @@ import hashlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
 
 from bc_helpers.data.datasets import index_dataset
-from bc_helpers.data.sample import SampleSpec, write_sample
+from bc_helpers.data.sample import SampleSpec, neighbour_share, write_sample
+from bc_helpers.data.splits import split_table
 from bc_helpers.errors import WorkbookError
 
 
@@ -38,9 +43,11 @@ def test_sample_has_both_real_layouts_and_is_marked_synthetic(tiny_sample: Path)
     assert "SYNTHETIC" in (tiny_sample / "README.txt").read_text()
 
 
-def test_patients_differ_in_class_mix(tiny_sample: Path) -> None:
-    shares = index_dataset("idc", tiny_sample / "idc").table.groupby("patient")["label"].mean()
-    assert shares.min() < 0.2 and shares.max() > 0.7
+def test_patients_differ_in_class_mix_and_patches_tile_their_slide(tiny_sample: Path) -> None:
+    table = index_dataset("idc", tiny_sample / "idc").table
+    shares = table.groupby("patient")["label"].mean()
+    assert shares.min() < 0.1 and shares.max() > 0.4
+    assert neighbour_share(table) >= 0.7
 
 
 def test_positives_have_more_nuclei(tiny_sample: Path) -> None:
@@ -67,3 +74,39 @@ def test_sample_command_writes_the_sample_the_workbook_uses(tmp_path: Path) -> N
 
     assert main(["sample", "--out", str(tmp_path / "s")]) == 0  # as `make setup` calls it
     assert ensure_sample(tmp_path / "s") == tmp_path / "s"  # the default spec: accepted, not regenerated
+
+
+@pytest.fixture(scope="module")
+def default_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("default") / "sample"
+    write_sample(out)
+    return out
+
+
+def _patients(table: pd.DataFrame, parts: pd.Series, part: str, label: int | None = None) -> int:
+    chosen = (parts == part) & (table["label"] == label if label is not None else True)
+    return int(table.loc[chosen, "patient"].nunique())
+
+
+@pytest.mark.slow  # generates the default sample: about a minute on 2 cores
+def test_default_sample_is_shaped_like_the_cohort_and_decides_on_enough_patients(default_sample: Path) -> None:
+    idc = index_dataset("idc", default_sample / "idc").table
+    breakhis = index_dataset("breakhis", default_sample / "breakhis").table
+    assert 1800 <= len(idc) <= 2600 and 500 <= len(breakhis) <= 700
+    assert 0.25 <= idc["label"].mean() <= 0.35
+    assert (idc.groupby("patient")["label"].nunique() == 2).mean() >= 0.7
+    assert neighbour_share(idc) >= 0.7
+    parts = split_table(idc, "patient", seed=0)
+    assert _patients(idc, parts, "test") >= 15 and _patients(idc, parts, "val") >= 15
+    assert min(_patients(idc, parts, "val", label) for label in (0, 1)) >= 5  # Youden's J applies
+    assert _patients(breakhis, split_table(breakhis, "patient", seed=0), "test") >= 10
+
+
+@pytest.mark.slow
+def test_the_share_of_dark_pixels_alone_does_not_solve_the_sample(default_sample: Path) -> None:
+    idc = index_dataset("idc", default_sample / "idc").table
+    grey = [np.asarray(Image.open(path).convert("L"), dtype=float) / 255 for path in idc["path"]]
+    dark = np.array([[(g < 0.5).mean()] for g in grey])
+    parts, labels = split_table(idc, "patient", seed=0).to_numpy(), idc["label"].to_numpy()
+    model = LogisticRegression().fit(dark[parts == "train"], labels[parts == "train"])
+    assert roc_auc_score(labels[parts == "test"], model.predict_proba(dark[parts == "test"])[:, 1]) <= 0.85

@@ -1,12 +1,18 @@
-"""The built-in SYNTHETIC sample: H&E-like images written in the real IDC and BreaKHis layouts.
+"""The built-in SYNTHETIC sample: H&E-like slides cut into images written in the real IDC and BreaKHis layouts.
 
-Nothing here is patient data. Each image is drawn from a few rules:
-- pink stroma with a smooth texture, white fat vacuoles, purple nuclei;
-- positives (IDC / malignant) have denser, larger, darker, more irregular nuclei, but the two
-  classes overlap, and a few percent of patches are ambiguous with a coin-flip label, so no
-  model can reach 100%;
-- every patient has its own stain shift, vacuole rate and class mix, so a model can recognise
-  patients: an image-level split (the paper's) lets it score on patients it has seen.
+Nothing here is patient data. Slides come first, images are cut from them, as in the real datasets:
+- each IDC-like patient has one slide: tissue over glass, pink fibrous stroma with sparse elongated nuclei, fat,
+  benign ducts, lymphocyte aggregates, and zero to a few contiguous IDC regions whose extent varies by patient;
+  the slide is cut into 50 px patches on the grid, named with their true x/y and labelled by their overlap with a
+  coarse annotation of the IDC regions, as Kaggle's patches are;
+- IDC differs from benign tissue in its nuclei's size, shape, crowding and variety more than in its colour:
+  lymphocytes and ducts are as dark, and some tumours have pale nuclei, so no single colour feature separates
+  the classes while a model that sees nuclei can;
+- tissue at the border of an IDC region has nuclei between the two looks, and the annotation is coarser than the
+  tumour, so labels near borders are uncertain, as pathologists' outlines are;
+- each patient has its own stain vectors, nuclei, texture and scanner noise, and its patches tile a part of its
+  slide, so an image-level split (the paper's) puts neighbours of a test patch, from the same tissue, in training;
+- each BreaKHis-like patient has one slide of one tumour type (its own texture) cut into adjacent fields.
 """
 
 from __future__ import annotations
@@ -21,15 +27,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 from scipy.ndimage import gaussian_filter
 
 from ..errors import WorkbookError
 from .layouts import BREAKHIS_SPLITS, breakhis_kaggle_path, format_breakhis, idc_path
 
-STROMA = np.array([232.0, 168.0, 205.0])
-NUCLEUS = np.array([92.0, 52.0, 138.0])
-FAT = np.array([246.0, 242.0, 246.0])
+# Optical density of one unit of haematoxylin (nuclei, purple) and eosin (cytoplasm and stroma, pink).
+HAEMATOXYLIN = np.array([0.56, 0.72, 0.41])
+EOSIN = np.array([0.22, 0.80, 0.56])
 BENIGN_TYPES = ("A", "F", "PT", "TA")
 MALIGNANT_TYPES = ("DC", "LC", "MC", "PC")
 MARKER = "sample.json"
@@ -37,74 +44,128 @@ MARKER = "sample.json"
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """What the generator draws; the defaults take a few seconds."""
+    """What the generator draws. The IDC-like patient count is set so that the default patient split
+    (70/15/15) validates and tests on at least 15 patients, each class present in several of them."""
 
-    version: int = 4  # raised whenever the drawing rules change, so an old sample is not reused
+    version: int = 5  # raised whenever the drawing rules change, so an old sample is not reused
     seed: int = 0
-    patients: int = 40
-    patches_per_patient: tuple[int, int] = (30, 70)
+    patients: int = 120
+    patches_per_patient: tuple[int, int] = (8, 28)  # before glass-only cells are dropped
     patch: int = 50
-    hard_fraction: float = 0.04
-    edge_fraction: float = 0.01
-    breakhis_patients: int = 30
-    breakhis_images: tuple[int, int] = (14, 24)
+    breakhis_patients: int = 76
+    breakhis_images: tuple[int, int] = (6, 10)
     breakhis_shape: tuple[int, int] = (115, 175)  # a quarter of BreaKHis's 460 x 700
     breakhis_scale: float = 2.5  # nuclei this many times larger than in IDC patches (400X magnification)
     breakhis_test_fraction: float = 0.2
 
 
 @dataclass(frozen=True)
-class Patient:
-    """A synthetic patient's look: stain colours, vacuole rate and share of positive patches."""
+class Look:
+    """How a patient's lab and scanner rendered its slide: what lets a model recognise the patient."""
 
-    stroma: np.ndarray
-    nucleus: np.ndarray
-    vacuoles: float
-    positive_share: float
+    stains: np.ndarray  # (2, 3): optical density of one unit of haematoxylin, of eosin
+    glass: np.ndarray  # (3,): optical density of the empty slide
+    fibre: float  # strength of the stroma's fibrous texture
+    blur: float  # focus, in px
+    noise: float  # scanner noise, in grey levels
 
 
-def draw_patient(rng: np.random.Generator) -> Patient:
-    kind = rng.choice(3, p=[0.45, 0.45, 0.1])
-    share = (0.02, 0.98, 0.5)[kind]
-    return Patient(
-        stroma=np.clip(STROMA * (1 + rng.normal(0, 0.12, 3)) + rng.normal(0, 8), 120, 250),
-        nucleus=np.clip(NUCLEUS * (1 + rng.normal(0, 0.10, 3)), 30, 200),
-        vacuoles=float(rng.uniform(0.2, 2.5)),
-        positive_share=share,
+@dataclass(frozen=True)
+class Tissue:
+    """What a slide holds: region shares and nucleus morphology; counts are per 50 x 50 px of tissue."""
+
+    tumour: float  # share of the tissue that is tumour
+    extent: float  # smoothing of the tumour field in px: larger gives fewer, larger regions
+    border: float  # width in px of the zone of intermediate nuclei around a tumour
+    glass: float = 0.0  # share of the slide without tissue
+    fat: float = 0.1
+    ducts: float = 0.3
+    duct_radius: tuple[float, float] = (5.0, 10.0)
+    duct_squash: float = 0.8  # 1: round ducts; small: slit-like (fibroadenoma)
+    lymph: float = 0.0  # share of the tissue in lymphocyte aggregates
+    stroma_cells: float = 10.0
+    tumour_cells: float = 50.0
+    tumour_radius: float = 3.0
+    pleomorphism: float = 0.25  # spread of the tumour nuclei's sizes (log scale)
+    tumour_dark: float = 1.2  # haematoxylin of a tumour nucleus; a benign one has 1.0
+    mucin: float = 0.0  # share of the tumour that is pale mucin (mucinous carcinoma)
+
+
+def draw_look(rng: np.random.Generator) -> Look:
+    """A patient's stains (vectors and strengths), stroma texture, focus and noise."""
+    stains = np.stack([HAEMATOXYLIN * (1 + rng.normal(0, 0.18, 3)), EOSIN * (1 + rng.normal(0, 0.18, 3))])
+    stains /= np.linalg.norm(stains, axis=1, keepdims=True)
+    stains *= np.exp(rng.normal(0, [[0.4], [0.35]]) + rng.normal(0, 0.2))  # each stain's strength, and exposure
+    return Look(stains=stains, glass=rng.uniform(0.02, 0.08) * (1 + rng.normal(0, 0.2, 3)),
+                fibre=float(rng.uniform(0.2, 0.6)), blur=float(rng.uniform(0.0, 0.8)),
+                noise=float(rng.uniform(2, 6)))
+
+
+def draw_idc_tissue(rng: np.random.Generator) -> Tissue:
+    """An IDC-like patient's slide: a few patients without IDC, most with some, a few with much."""
+    return Tissue(
+        tumour=0.0 if rng.random() < 0.08 else float(rng.beta(2.4, 4.0)),
+        extent=float(rng.uniform(10, 30)), border=float(rng.uniform(2, 6)), glass=float(rng.uniform(0, 0.2)),
+        fat=float(rng.uniform(0, 0.3)), ducts=float(rng.uniform(0, 1.0)),
+        lymph=0.0 if rng.random() < 0.25 else float(rng.uniform(0.03, 0.2)),
+        stroma_cells=float(rng.uniform(6, 16)), tumour_cells=float(rng.uniform(25, 70)),
+        tumour_radius=float(rng.uniform(3.0, 4.0)), pleomorphism=float(rng.uniform(0.15, 0.35)),
+        tumour_dark=float(rng.uniform(0.7, 1.4)),
     )
 
 
-def render_tissue(
-    rng: np.random.Generator, patient: Patient, shape: tuple[int, int], malignancy: float,
-    scale: float = 1.0,
-) -> np.ndarray:
-    """One H&E-like image; malignancy in [0, 1] sets the nuclei's density, size and irregularity."""
-    h, w = shape
-    m = float(np.clip(malignancy, 0, 1))
-    texture = gaussian_filter(rng.normal(size=(h, w)), sigma=2.5 * scale)
-    texture /= texture.std() + 1e-6
-    img = patient.stroma[None, None, :] * (1 - 0.06 * texture[..., None])
-    area = h * w / (50 * 50 * scale * scale)
-    for _ in range(rng.poisson(patient.vacuoles * area)):
-        _stamp(img, rng, FAT, radius=rng.uniform(3, 9) * scale, squash=0.8, jitter=0.05, alpha=0.95)
-    darkness = 1.0 - 0.25 * m
-    for _ in range(rng.poisson((4 + 26 * m) * area)):
-        radius = (1.7 + 1.8 * m) * scale * (1 + 0.2 * rng.normal())
-        _stamp(
-            img, rng, patient.nucleus * darkness * (1 + 0.08 * rng.normal()),
-            radius=max(radius, 0.8 * scale), squash=0.9 - 0.4 * m, jitter=0.05 + 0.3 * m, alpha=0.9,
-        )
-    img += rng.normal(0, 4, img.shape)
-    return np.clip(img, 0, 255).astype(np.uint8)
+# Each BreaKHis tumour type's texture, as changes to a benign or a malignant slide.
+SUBTYPES: dict[str, dict] = {
+    "A": {"ducts": 2.5, "duct_radius": (4.0, 7.0)},  # adenosis: crowded small glands
+    "F": {"ducts": 1.0, "duct_radius": (7.0, 14.0), "duct_squash": 0.35, "stroma_cells": 16.0},  # fibroadenoma
+    "PT": {"ducts": 0.5, "duct_squash": 0.4, "stroma_cells": 30.0},  # phyllodes: cellular stroma
+    "TA": {"ducts": 3.5, "duct_radius": (3.5, 6.0)},  # tubular adenoma: packed tubules
+    "DC": {"tumour": 0.8},  # ductal: sheets of large, varied nuclei
+    "LC": {"tumour": 0.7, "tumour_cells": 35.0, "tumour_radius": 2.4, "pleomorphism": 0.1},  # lobular: small, uniform
+    "MC": {"tumour": 0.8, "mucin": 0.5, "tumour_cells": 30.0},  # mucinous: cells floating in mucin
+    "PC": {"tumour": 0.6, "ducts": 0.6, "extent": 6.0},  # papillary: fronds of tumour along stroma
+}
 
 
-def _stamp(
-    img: np.ndarray, rng: np.random.Generator, colour: np.ndarray, radius: float, squash: float,
-    jitter: float, alpha: float,
-) -> None:
-    """Paint one irregular ellipse (a nucleus or a vacuole) in place, in its bounding box only."""
-    h, w = img.shape[:2]
-    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+def draw_breakhis_tissue(rng: np.random.Generator, subtype: str) -> Tissue:
+    """A BreaKHis-like slide of one tumour type, with the patient's own variation."""
+    base = Tissue(tumour=0.0, extent=float(rng.uniform(10, 20)), border=float(rng.uniform(2, 5)),
+                  fat=float(rng.uniform(0, 0.15)), ducts=float(rng.uniform(0.1, 0.4)),
+                  lymph=0.0 if rng.random() < 0.5 else float(rng.uniform(0.02, 0.08)),
+                  stroma_cells=float(rng.uniform(6, 14)), tumour_cells=float(rng.uniform(35, 60)),
+                  tumour_radius=float(rng.uniform(2.8, 3.6)), pleomorphism=float(rng.uniform(0.2, 0.35)),
+                  tumour_dark=float(rng.uniform(0.9, 1.4)))
+    return Tissue(**{**asdict(base), **SUBTYPES[subtype]})
+
+
+def _field(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Smooth random field with unit spread: the shapes of regions and textures."""
+    f = gaussian_filter(rng.normal(size=shape), sigma)
+    return (f - f.mean()) / (f.std() + 1e-9)
+
+
+def _top(field: np.ndarray, share: float, within: np.ndarray) -> np.ndarray:
+    """The `share` of the `within` pixels where the field is highest."""
+    if share <= 0 or not within.any():
+        return np.zeros_like(within)
+    return within & (field > np.quantile(field[within], 1 - min(share, 1.0)))
+
+
+def _scatter(rng: np.random.Generator, density: np.ndarray) -> np.ndarray:
+    """(n, 2) positions of a Poisson process with the given expected count per pixel."""
+    total = float(density.sum())
+    n = int(rng.poisson(total)) if total > 0 else 0
+    if n == 0:
+        return np.zeros((0, 2))
+    cells = rng.choice(density.size, size=n, p=density.ravel() / total)
+    return np.stack(np.unravel_index(cells, density.shape), axis=1) + rng.uniform(0, 1, (n, 2))
+
+
+def _stamp(haem: np.ndarray, eosin: np.ndarray, rng: np.random.Generator, centre: np.ndarray, radius: float,
+           squash: float, jitter: float, value: float) -> None:
+    """Paint one nucleus (or a lumen, with value 0) into the stain maps, in its bounding box only."""
+    h, w = haem.shape
+    cy, cx = centre
     r = int(np.ceil(radius * 1.5)) + 1
     y0, y1, x0, x1 = max(int(cy) - r, 0), min(int(cy) + r + 1, h), max(int(cx) - r, 0), min(int(cx) + r + 1, w)
     if y0 >= y1 or x0 >= x1:
@@ -113,16 +174,71 @@ def _stamp(
     angle = rng.uniform(0, np.pi)
     dy, dx = yy - cy, xx - cx
     u = (dx * np.cos(angle) + dy * np.sin(angle)) / radius
-    v = (-dx * np.sin(angle) + dy * np.cos(angle)) / (radius * rng.uniform(squash, 1.0))
-    dist = np.sqrt(u * u + v * v) + jitter * rng.normal(size=u.shape)
-    mask = np.clip((1.0 - dist) * 3, 0, 1)[..., None] * alpha
-    img[y0:y1, x0:x1] = img[y0:y1, x0:x1] * (1 - mask) + colour * mask
+    v = (-dx * np.sin(angle) + dy * np.cos(angle)) / (radius * squash)
+    mask = np.clip((1.0 - np.sqrt(u * u + v * v) - jitter * rng.normal(size=u.shape)) * 3, 0, 1)
+    haem[y0:y1, x0:x1] = np.maximum(haem[y0:y1, x0:x1] * (1 - mask), value * mask) if value == 0 else \
+        np.maximum(haem[y0:y1, x0:x1], value * mask)
+    eosin[y0:y1, x0:x1] *= 1 - (0.9 if value == 0 else 0.5) * mask
 
 
-def _malignancy(rng: np.random.Generator, label: int, hard: bool) -> float:
-    if hard:
-        return float(rng.uniform(0.4, 0.6))
-    return float(rng.beta(6, 2) if label else rng.beta(2, 6))
+def render_slide(rng: np.random.Generator, look: Look, tissue: Tissue, shape: tuple[int, int],
+                 scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A slide region as (RGB uint8, tumour mask, tissue mask); `scale` enlarges every structure (magnification)."""
+    h, w = shape
+    unit = 2500.0 * scale * scale  # the area of one 50 x 50 px patch at this scale
+    tissue_mask = _top(_field(rng, shape, 30 * scale), 1 - tissue.glass, np.ones(shape, bool))
+    tumour = _top(_field(rng, shape, tissue.extent * scale), tissue.tumour, tissue_mask)
+    malignancy = np.clip(gaussian_filter(tumour.astype(float), tissue.border * scale) * 2 * ~tumour + tumour, 0, 1)
+    fat = _top(_field(rng, shape, 12 * scale), tissue.fat, tissue_mask)  # IDC infiltrates fat too
+    lymph = _top(_field(rng, shape, 4 * scale), tissue.lymph, tissue_mask & ~fat)
+    mucin = _top(_field(rng, shape, 5 * scale), tissue.mucin, tumour)
+
+    fibres = gaussian_filter(rng.normal(size=shape), (0.8 * scale, 3.0 * scale)[:: rng.choice([1, -1])])
+    eosin = tissue_mask * 0.35 * (1 + look.fibre * fibres / (fibres.std() + 1e-9)) * (1 - 0.1 * malignancy)
+    haem = tissue_mask * (0.04 + 0.04 * malignancy)
+    membranes = np.abs(_field(rng, shape, 2.5 * scale)) < 0.15
+    eosin = np.where(fat, 0.03 + 0.3 * membranes, eosin)
+    haem = np.where(fat, 0.0, np.where(mucin, 0.12, haem))
+    eosin = np.where(mucin, 0.05, eosin)
+
+    free = tissue_mask & ~fat & (malignancy < 0.05)
+    for centre in _scatter(rng, free * tissue.ducts / unit):
+        _duct(haem, eosin, rng, centre, tissue, scale)
+    nests = np.where(_field(rng, shape, 3 * scale) > 0, 1.6, 0.4)  # tumour cells in nests within stroma
+    density = (tissue_mask & ~fat & ~mucin) * (tissue.stroma_cells * (1 - malignancy) + tissue.tumour_cells *
+                                               malignancy * nests) / unit
+    for centre in _scatter(rng, density):
+        m = malignancy[int(centre[0]), int(centre[1])]
+        size = np.exp(rng.normal(0, 0.1 + tissue.pleomorphism * m))
+        radius = (1.9 * (1 - m) + tissue.tumour_radius * m) * scale * size
+        _stamp(haem, eosin, rng, centre, radius, squash=0.4 + 0.45 * m + 0.1 * rng.random(), jitter=0.04 + 0.15 * m,
+               value=(1.0 * (1 - m) + tissue.tumour_dark * m) * (1 + 0.1 * rng.normal()))
+    for centre in _scatter(rng, lymph * 70.0 / unit):
+        _stamp(haem, eosin, rng, centre, 1.5 * scale, squash=0.9, jitter=0.03, value=1.5)
+
+    chromatin = 1 + 0.2 * gaussian_filter(rng.normal(size=shape), 0.6 * scale) * (haem > 0.5)
+    stains = np.stack([haem * chromatin, eosin], axis=-1)
+    if look.blur > 0:
+        stains = gaussian_filter(stains, (look.blur * scale, look.blur * scale, 0))
+    density_od = stains @ look.stains + look.glass
+    rgb = 255 * np.exp(-density_od) + rng.normal(0, look.noise, (h, w, 3))
+    return np.clip(rgb, 0, 255).astype(np.uint8), tumour, tissue_mask
+
+
+def _duct(haem: np.ndarray, eosin: np.ndarray, rng: np.random.Generator, centre: np.ndarray, tissue: Tissue,
+          scale: float) -> None:
+    """A benign duct: a lumen lined by a ring of small, regular epithelial nuclei."""
+    radius = rng.uniform(*tissue.duct_radius) * scale
+    squash = tissue.duct_squash * rng.uniform(0.8, 1.2)
+    angle = rng.uniform(0, np.pi)
+    _stamp(haem, eosin, rng, centre, 0.75 * radius, squash, jitter=0.05, value=0.0)
+    n = max(int(2 * np.pi * radius / (4.5 * scale)), 4)
+    for t in np.linspace(0, 2 * np.pi, n, endpoint=False) + rng.uniform(0, 1):
+        offset = np.array([np.sin(t) * squash, np.cos(t)]) * radius * 0.9
+        rotated = np.array([offset[0] * np.cos(angle) + offset[1] * np.sin(angle),
+                            -offset[0] * np.sin(angle) + offset[1] * np.cos(angle)])
+        _stamp(haem, eosin, rng, centre + rotated, 2.1 * scale * rng.uniform(0.9, 1.1), squash=0.75, jitter=0.05,
+               value=1.0 + 0.1 * rng.normal())
 
 
 def write_idc_like(out: Path, spec: SampleSpec) -> int:
@@ -142,38 +258,60 @@ def _per_patient(write: Callable[[Path, SampleSpec, int], int], out: Path, spec:
 
 
 def _write_idc_patient(out: Path, spec: SampleSpec, i: int) -> int:
+    """Render a part of the patient's slide, cut it on the 50 px grid, keep the cells that hold tissue."""
     rng = np.random.default_rng([spec.seed, 1, i])
-    patient, pid = draw_patient(rng), str(90001 + i)
+    pid, p = str(90001 + i), spec.patch
+    look, tissue = draw_look(rng), draw_idc_tissue(rng)
     n = int(rng.integers(*spec.patches_per_patient, endpoint=True))
-    for cell in rng.choice(40 * 40, size=n, replace=False):
-        hard = rng.random() < spec.hard_fraction
-        label = int(rng.random() < (0.5 if hard else patient.positive_share))
-        pixels = render_tissue(rng, patient, (spec.patch, spec.patch), _malignancy(rng, label, hard))
-        if rng.random() < spec.edge_fraction:
-            pixels = pixels[: int(rng.integers(12, spec.patch))]
-        x, y = 1 + spec.patch * (cell % 40), 1 + spec.patch * (cell // 40)
-        path = idc_path(out, pid, x, y, label)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path)
-    return n
+    cols = int(rng.integers(3, 7))
+    rows = -(-n // cols)
+    pixels, tumour, tissue_mask = render_slide(rng, look, tissue, (rows * p, cols * p))
+    annotation = gaussian_filter(tumour.astype(float), 4.0) > rng.uniform(0.4, 0.6)
+    origin = rng.integers(0, 40, 2)
+    cut = int(rng.integers(12, p)) if rng.random() < 0.05 else p  # the slide's edge cuts the last row
+    written = 0
+    for r in range(rows):
+        for c in range(cols):
+            cell = np.s_[r * p:(r + 1) * p, c * p:(c + 1) * p]
+            if tissue_mask[cell].mean() < 0.3:
+                continue
+            label = int(annotation[cell].mean() >= 0.5)
+            path = idc_path(out, pid, 1 + p * int(origin[1] + c), 1 + p * int(origin[0] + r), label)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(pixels[cell][: cut if r == rows - 1 else p]).save(path)
+            written += 1
+    return written
 
 
 def _write_breakhis_patient(out: Path, spec: SampleSpec, i: int) -> int:
+    """Render one slide of the patient's tumour type and cut it into adjacent fields."""
     rng = np.random.default_rng([spec.seed, 2, i])
-    patient = draw_patient(rng)
     label = i % 2
     subtype = str(rng.choice(MALIGNANT_TYPES if label else BENIGN_TYPES))
+    look, tissue = draw_look(rng), draw_breakhis_tissue(rng, subtype)
     slide = f"{30001 + i}{rng.choice(['', 'CD', 'AB'])}"
     n = int(rng.integers(*spec.breakhis_images, endpoint=True))
-    for k in range(1, n + 1):
-        hard = rng.random() < spec.hard_fraction
-        pixels = render_tissue(rng, patient, spec.breakhis_shape, _malignancy(rng, label, hard),
-                               scale=spec.breakhis_scale)
+    (fh, fw), cols = spec.breakhis_shape, -(-n // 2)
+    pixels, _, _ = render_slide(rng, look, tissue, (2 * fh, cols * fw), scale=spec.breakhis_scale)
+    for k in range(n):
+        field = pixels[(k // cols) * fh:(k // cols + 1) * fh, (k % cols) * fw:(k % cols + 1) * fw]
         split = BREAKHIS_SPLITS[1] if rng.random() < spec.breakhis_test_fraction else BREAKHIS_SPLITS[0]
-        path = breakhis_kaggle_path(out, split, label, format_breakhis(label, subtype, slide, k))
+        path = breakhis_kaggle_path(out, split, label, format_breakhis(label, subtype, slide, k + 1))
         path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(pixels).save(path)
+        Image.fromarray(field).save(path)
     return n
+
+
+def neighbour_share(table: pd.DataFrame, step: int = 50) -> float:
+    """Median over patients of the share of a patient's patches with another of its patches `step` px away
+    (left, right, above or below): near 1 when patches tile a slide, near 0 when they are scattered."""
+    shares = []
+    for _, rows in table.groupby("patient"):
+        cells = set(zip(rows["x"].astype(int), rows["y"].astype(int), strict=True))
+        near = [any((x + dx, y + dy) in cells for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)))
+                for x, y in cells]
+        shares.append(float(np.mean(near)))
+    return float(np.median(shares))
 
 
 def write_sample(out: str | Path, spec: SampleSpec | None = None) -> dict:
