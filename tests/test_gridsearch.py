@@ -10,7 +10,14 @@ import pytest
 
 from bc_helpers.models.builders import build_model
 from bc_helpers.runs import TrainConfig
-from bc_helpers.training.gridsearch import DEFAULT_GRID, GridResult, grid_search
+from bc_helpers.training.gridsearch import (
+    DEFAULT_GRID,
+    GridResult,
+    SearchBudget,
+    grid_search,
+    search_arrays,
+    search_rows,
+)
 
 
 def test_default_grid_covers_the_papers_search_dimensions() -> None:
@@ -40,7 +47,7 @@ def test_grid_with_learning_rate_and_smote_folds(tiny_sample: Path) -> None:
     rows = np.arange(len(index.table))
     grid = [{"learning_rate": [1e-3, 1e-2], "filters": [(4,)], "lstm_units": [4]}, {"kernel_size": [5],
              "filters": [(4,)], "lstm_units": [4]}]
-    result = grid_search(images, rows, index.table["label"].to_numpy(), index.table["patient"].to_numpy(), grid,
+    result = search_arrays(images, rows, index.table["label"].to_numpy(), index.table["patient"].to_numpy(), grid,
                          folds=2, epochs=1, image_size=16, verbose=False, balancing="smote_hybrid")
     assert len(result.folds) == 6 and len(result.table) == 3
     assert "learning_rate" not in result.best and result.best["filters"] == (4,)
@@ -63,7 +70,7 @@ def test_a_settings_scores_do_not_depend_on_the_settings_before_it(tiny_sample: 
     labels, groups = index.table["label"].to_numpy(), index.table["patient"].to_numpy()
 
     def scores(rates: list[float]) -> pd.DataFrame:
-        result = grid_search(images, rows, labels, groups, {"learning_rate": rates, "filters": [(4,)],
+        result = search_arrays(images, rows, labels, groups, {"learning_rate": rates, "filters": [(4,)],
                                                             "lstm_units": [4]}, folds=2, epochs=1, image_size=16,
                              verbose=False, balancing="class_weight")
         return result.folds[result.folds["learning_rate"] == "0.003"].reset_index(drop=True)
@@ -71,3 +78,27 @@ def test_a_settings_scores_do_not_depend_on_the_settings_before_it(tiny_sample: 
     alone, after = scores([3e-3]), scores([3e-2, 3e-3])
     np.testing.assert_allclose(after["roc_auc"], alone["roc_auc"], atol=1e-6)
     np.testing.assert_allclose(after["balanced_accuracy"], alone["balanced_accuracy"], atol=1e-6)
+
+
+def test_the_search_draws_its_rows_from_the_train_and_validation_parts_only(tiny_sample: Path) -> None:
+    from bc_helpers.training.trainer import load_data
+
+    config = TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), image_size=16, seed=3)
+    _, _, parts = load_data(config)
+    images, rows, labels, groups = search_rows(config, SearchBudget(images=80))
+    assert len(rows) == 80 and len(set(rows)) == 80 and not (parts[rows] == "test").any()
+    assert len(labels) == len(groups) == 80
+    again = search_rows(config, SearchBudget(images=80))[1]
+    other = search_rows(TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), image_size=16, seed=4),
+                        SearchBudget(images=80))[1]
+    assert (again == rows).all() and not np.array_equal(other, rows)
+
+
+@pytest.mark.slow
+def test_a_search_from_a_config_builds_every_setting_with_its_hparams(tiny_sample: Path) -> None:
+    config = TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), model="cnn", image_size=16,
+                         hparams={"filters": (4,), "dense": 4})
+    result = grid_search(config, {"learning_rate": [1e-3, 1e-2]}, SearchBudget(images=60, folds=2, epochs=1))
+    assert len(result.table) == 2 and len(result.folds) == 4
+    assert result.learning_rate in (1e-3, 1e-2) and result.best == {}
+    assert result.train_config(config).hparams == config.hparams

@@ -154,3 +154,21 @@ def test_quiet_stderr_hides_what_native_code_writes_and_restores_it(capfd: pytes
         os.write(2, b"oneDNN custom operations are on\n")
     os.write(2, b"visible again\n")
     assert capfd.readouterr().err == "visible again\n"
+
+
+def _lesson_lines(path: Path) -> set[str]:
+    """A notebook's code lines of 30+ characters, its imports, parameters and setup cells left out."""
+    cells = [c for c in _cells(path)[PARAMETERS + 1:] if c["cell_type"] == "code"]
+    lines = (line.strip() for c in cells for line in _text(c).splitlines())
+    return {line for line in lines if len(line) >= 30 and not line.startswith(("import ", "from ", "#"))}
+
+
+def test_the_lesson_procedure_is_written_once_in_the_package() -> None:
+    """A line copied into three or more notebooks is a procedure that belongs in bc_helpers (at most 8 remain:
+    calls so short that a function around them would hide the step from the student)."""
+    seen: dict[str, int] = {}
+    for path in NOTEBOOKS:
+        for line in _lesson_lines(path):
+            seen[line] = seen.get(line, 0) + 1
+    copied = sorted(line for line, n in seen.items() if n >= 3)
+    assert len(copied) <= 8, "\n".join(copied)

@@ -15,7 +15,7 @@ from conftest import make_idc_tree, write_png
 
 from bc_helpers.errors import WorkbookError
 from bc_helpers.runs import TrainConfig, prepare_run_dir
-from bc_helpers.training.gridsearch import grid_search, grouped_folds
+from bc_helpers.training.gridsearch import grouped_folds, search_arrays
 from bc_helpers.training.inference import load_model, predict
 from bc_helpers.training.trainer import train
 
@@ -177,7 +177,7 @@ def test_grid_search_scores_every_setting_and_returns_the_best(tiny_sample: Path
     images = load_images(index, 50, progress=False)
     rows = np.arange(len(index.table))
     grid = {"filters": [(4, 8, 8)], "lstm_units": [4, 8]}
-    result = grid_search(images, rows, index.table["label"].to_numpy(), index.table["patient"].to_numpy(), grid,
+    result = search_arrays(images, rows, index.table["label"].to_numpy(), index.table["patient"].to_numpy(), grid,
                          folds=3, epochs=1, image_size=24, verbose=False)
     assert len(result.folds) == 6 and len(result.table) == 2
     assert {"mean_roc_auc", "std_roc_auc", "mean_balanced_accuracy"} <= set(result.table.columns)

@@ -14,17 +14,20 @@ _OWNERS = {
     "setup": "notebook", "train_model": "notebook", "show_run": "notebook", "metrics_table": "notebook",
     "part_predictions": "notebook", "data_status": "notebook", "note_if_synthetic": "notebook",
     "resolve": "notebook", "write_report": "report", "readable": "report", "run_all": "runner",
-    "install_on_colab": "colab", "plots": "", "widgets": "",
+    "install_on_colab": "colab", "search_takeaway": "lesson", "result_takeaway": "lesson",
+    "plots": "", "widgets": "",
 }
 
 __all__ = [
     "data_status", "install_on_colab", "metrics_table", "note_if_synthetic", "part_predictions", "plots", "readable",
-    "resolve", "run_all", "setup", "show_run", "train_model", "widgets", "write_report",
+    "resolve", "result_takeaway", "run_all", "search_takeaway", "setup", "show_run", "train_model", "widgets",
+    "write_report",
 ]
 
 if TYPE_CHECKING:
     from . import plots, widgets
     from .colab import install_on_colab
+    from .lesson import result_takeaway, search_takeaway
     from .notebook import (
         data_status,
         metrics_table,

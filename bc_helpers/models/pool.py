@@ -55,3 +55,14 @@ def _with_defaults(name: str, kwargs: dict) -> dict:
     parameters = inspect.signature(get_builder(name)).parameters.values()
     defaults = {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
     return {**PIPELINE_DEFAULTS, **defaults, **kwargs}
+
+
+_SHARED: list[ModelPool] = []
+
+
+def shared_pool() -> ModelPool:
+    """The process's pool, made on first use (never on import): a notebook's search, its final run and its
+    ablation then reuse one compiled model per architecture without passing a pool around."""
+    if not _SHARED:
+        _SHARED.append(ModelPool())
+    return _SHARED[0]

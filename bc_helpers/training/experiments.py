@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..evaluation.ablation import compare_arms
 from ..files import write_json_atomic
-from ..models.pool import ModelPool
+from ..models.pool import ModelPool, shared_pool
 from ..runs.folders import ABLATION_FILE, ARMS, TrainConfig, arm_dir, same_config
 from .trainer import train
 
@@ -39,7 +39,7 @@ def train_arm(config: TrainConfig, folder: Path, pool: ModelPool | None = None) 
     """Train one arm into `folder`; a finished run of the same settings there is reused, and a folder holding
     other settings is never overwritten (the run goes beside it, -2, -3, ...). Returns the run's folder."""
     metrics = train(config, folder, if_exists="reuse" if same_config(folder, config) else "rename", verbose=0,
-                    pool=pool)
+                    pool=shared_pool() if pool is None else pool)
     return Path(metrics["run_dir"])
 
 

@@ -14,10 +14,11 @@ from sklearn.model_selection import ParameterGrid, StratifiedGroupKFold
 from ..data.balance import balance
 from ..models.builders import targets_for
 from ..models.pipeline import make_dataset
-from ..models.pool import ModelPool
+from ..models.pool import ModelPool, shared_pool
 from ..models.runtime import keras, set_seed, tf, tf_log_level
 from ..runs.folders import TrainConfig
 from .inference import predict_probabilities
+from .trainer import load_data
 
 # The dimensions of the paper's Table 2 search (its values are not published): filters, kernel size,
 # activation, pooling, dropout and learning rate. One factor at a time around the defaults of
@@ -33,12 +34,23 @@ DEFAULT_GRID: list[dict[str, list]] = [
 COMPILE_KEYS = ("learning_rate",)  # settings of the training, not of the model: TrainConfig.learning_rate
 
 
+@dataclass(frozen=True)
+class SearchBudget:
+    """How much a search may spend: images of the train and validation parts (drawn once, by the config's seed),
+    patient-grouped folds, and epochs per fit (a search compares settings; it does not finish training)."""
+
+    images: int = 400
+    folds: int = 2
+    epochs: int = 1
+
+
 @dataclass
 class GridResult:
     table: pd.DataFrame  # one row per setting: its values, mean and std of each score over the folds
     folds: pd.DataFrame  # one row per setting and fold (the spread across folds)
     best: dict  # the best setting's model hyperparameters (highest mean validation ROC-AUC), for build_model
     learning_rate: float | None = None  # the best setting's learning rate, when the grid has one
+    budget: SearchBudget | None = None  # what the search could spend, when it was given as a budget
 
     def train_config(self, base: TrainConfig) -> TrainConfig:
         """`base` with the best setting: its model hyperparameters over base.hparams, and its learning rate."""
@@ -52,20 +64,45 @@ def grouped_folds(labels: np.ndarray, groups: np.ndarray, n_splits: int = 5, see
     return list(folds.split(np.zeros(len(labels)), labels, groups))
 
 
+def search_rows(config: TrainConfig, budget: SearchBudget) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The decoded images and the rows a search may use: never the test part, at most `budget.images` of the rest,
+    drawn by the config's seed. Returns (images, rows, labels of rows, patients of rows)."""
+    index, images, parts = load_data(config)
+    searchable = np.flatnonzero(parts != "test")
+    rng = np.random.default_rng(config.seed)
+    rows = np.sort(rng.choice(searchable, min(budget.images, len(searchable)), replace=False))
+    table = index.table
+    return images, rows, table["label"].to_numpy()[rows], table["patient"].astype(str).to_numpy()[rows]
+
+
+def grid_search(config: TrainConfig, grid: dict | list[dict] | None = None, budget: SearchBudget | None = None,
+                verbose: bool = False, pool: ModelPool | None = None) -> GridResult:
+    """Score every setting of `grid` (a dict, or a list of dicts as scikit-learn's ParameterGrid takes) around
+    `config` (its model, image size, batch size, balancing and seed) by patient-grouped k-fold CV on the training
+    and validation parts, within `budget`."""
+    budget = SearchBudget() if budget is None else budget
+    images, rows, labels, groups = search_rows(config, budget)
+    result = search_arrays(images, rows, labels, groups, grid, model=config.model, folds=budget.folds,
+                         epochs=budget.epochs, image_size=config.image_size, batch_size=config.batch_size,
+                         seed=config.seed, verbose=verbose, balancing=config.balance,
+                         pool=shared_pool() if pool is None else pool, base_hparams=config.hparams)
+    return dataclasses.replace(result, budget=budget)
+
+
 @tf_log_level("ERROR")
-def grid_search(
+def search_arrays(
     images: np.ndarray, rows: np.ndarray, labels: np.ndarray, groups: np.ndarray,
     grid: dict | list[dict] | None = None, model: str = "cnn_lstm", folds: int = 5, epochs: int = 2,
     image_size: int = 50, batch_size: int = 64, seed: int = 0, verbose: bool = True,
-    balancing: str = "smote_hybrid", pool: ModelPool | None = None,
+    balancing: str = "smote_hybrid", pool: ModelPool | None = None, base_hparams: dict | None = None,
 ) -> GridResult:
-    """Score every setting of `grid` (a dict, or a list of dicts as scikit-learn's ParameterGrid takes) by
-    grouped k-fold CV over images[rows] (the train and validation parts). Each fold's training part is
-    balanced as the final run is (`balancing`: balance.balance's method), its validation part never.
+    """`grid_search` on arrays: images[rows] with their labels and patients. Each fold's training part is
+    balanced as the final run is (`balancing`: balance.balance's method), its validation part never. Every setting
+    builds the model with `base_hparams`, overridden by the setting's own values.
 
     Every fit starts from the initial weights a fresh build gives under the fold's seed, and a fresh optimizer
-    state. Settings that differ only in their learning rate share one compiled model from `pool` (see
-    bc_helpers.models.pool); pass your own pool to keep them for the final run, else they are dropped at the end."""
+    state. Settings that differ only in their learning rate share one compiled model from `pool`
+    (bc_helpers.models.pool; default: a pool of its own, dropped at the end)."""
     grid = DEFAULT_GRID if grid is None else grid
     settings = list(ParameterGrid(grid))
     keys = list(dict.fromkeys(k for s in settings for k in s))
@@ -74,7 +111,7 @@ def grid_search(
     pool = ModelPool() if pool is None else pool
     for fold, (fit_idx, val_idx) in enumerate(splits):
         for k, setting in enumerate(settings):
-            hparams = {key: v for key, v in setting.items() if key not in COMPILE_KEYS}
+            hparams = {**(base_hparams or {}), **{key: v for key, v in setting.items() if key not in COMPILE_KEYS}}
             start = time.perf_counter()
             set_seed(seed + fold)  # the fold's shuffling and initial weights, the same for every setting
             net = pool.fresh(model, setting.get("learning_rate", 1e-3), image_size=image_size, **hparams)
