@@ -45,7 +45,7 @@ def test_a_collapsed_run_is_never_recognised_whatever_its_roc_auc(test: np.ndarr
     r = read_result(metrics(auc=0.947, ci=(0.91, 0.98)), test, history, name="VGG-16 (from scratch)")
     assert r.verdict == "collapsed" and r.collapsed
     assert r.takeaway.startswith("**Collapsed: untrained, its ROC-AUC ranks noise.**")
-    assert "VGG-16 (from scratch) reaches ROC-AUC 0.947" in r.takeaway and "ROC-AUC measures ranking only" in r.takeaway
+    assert "VGG-16 (from scratch) scores ROC-AUC 0.947" in r.takeaway and "ROC-AUC measures ranking only" in r.takeaway
     assert "recognised" not in r.takeaway
     assert "standard deviation of 0.0001" in r.takeaway or "accuracy went 0.470 -> 0.480" in r.takeaway
 

@@ -161,7 +161,7 @@ def _numbers(metrics: dict, e: Evidence) -> str:
     rule = metrics.get("threshold_rule", metrics.get("threshold_method", "youden"))
     how = RULES.get(rule, f"by rule `{rule}`").format(note=metrics.get("threshold_note", "").rstrip("."))
     lo, hi = e.roc_auc_ci
-    return (f"reaches ROC-AUC {e.roc_auc:.3f} (95% interval by patient {lo:.3f}-{hi:.3f}) and accuracy "
+    return (f"scores ROC-AUC {e.roc_auc:.3f} (95% interval by patient {lo:.3f}-{hi:.3f}) and accuracy "
             f"{e.accuracy:.3f}, against {e.majority_baseline:.3f} for calling every image {e.majority_class}; "
             f"sensitivity {e.sensitivity:.3f}, specificity {e.specificity:.3f} and balanced accuracy "
             f"{metrics['balanced_accuracy']:.3f} at the threshold {metrics['threshold']:.3f}, {how}.")
