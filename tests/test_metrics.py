@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bc_helpers.evaluation.decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold
+from bc_helpers.evaluation.decisions import choose_threshold, sensitivity_threshold
 from bc_helpers.evaluation.metrics import (
     CI_METRICS,
     DrawScorer,
@@ -71,13 +71,6 @@ def test_thresholds_hand_computed() -> None:
     assert choose_threshold(Y, P, "youden") == pytest.approx(0.4)
     assert sensitivity_threshold(Y, P, 0.75) == pytest.approx(0.6)
     assert choose_threshold(Y, P, "fixed") == 0.5
-
-
-def test_review_band_trades_coverage_for_accuracy() -> None:
-    assert review_flags(P, 0.5, 0.1).tolist() == [False, False, True, True, False, False, False, False, False, True]
-    table = coverage_table(Y, P, 0.5, widths=(0.0, 0.11))
-    assert table["coverage"].tolist() == [1.0, 0.7]
-    assert table["accuracy_on_decided"].tolist() == pytest.approx([0.8, 6 / 7])
 
 
 def test_brier_and_ece_hand_computed() -> None:

@@ -141,3 +141,29 @@ def test_prediction_viewer_draws_grad_cam_for_each_outcome_present(capsys: pytes
     outcome = viewer.widget.children[0].children[0]
     assert [label for label, _ in outcome.options] == ["all (6)", "TP (2)", "FP (2)", "TN (1)", "FN (1)"]
     assert base64.b64decode(viewer._repr_mimebundle_()["image/png"]).startswith(b"\x89PNG")
+
+
+def _near_threshold() -> tuple[np.ndarray, np.ndarray]:
+    """Positives between 0.82 and 0.825 count as caught at 0.82 and missed at 0.825: the two disagree."""
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    return y, np.array([0.95, 0.9, 0.823, 0.821, 0.5, 0.3, 0.2, 0.83])
+
+
+def test_the_chosen_threshold_frame_shows_the_metrics_at_exactly_that_threshold() -> None:
+    from bc_helpers.evaluation.metrics import binary_metrics
+
+    y, p = _near_threshold()
+    label = widgets.threshold_label(y, p, 0.825, 0.825)
+    assert label.startswith("threshold 0.825 (the threshold validation chose)")
+    assert f"sensitivity {binary_metrics(y, p, 0.825)['sensitivity']:.3f}" in label  # 0.500, not 1.000 at 0.82
+    assert "sensitivity 0.500" in label
+    assert "validation chose 0.825" in widgets.threshold_label(y, p, 0.2, 0.825)
+
+
+def test_the_threshold_slider_offers_the_chosen_threshold_exactly() -> None:
+    choices = widgets.threshold_choices(0.825)
+    assert 0.825 in choices and 0.82 in choices and choices == sorted(choices) and len(choices) == 100
+    y, p = _near_threshold()
+    explorer = widgets.threshold_explorer(y, p, 0.825, interactive=True)
+    slider = explorer.widget.children[0]
+    assert slider.value == 0.825 and slider.label == "0.825"

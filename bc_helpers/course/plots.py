@@ -135,12 +135,14 @@ def metric_bars(table: pd.DataFrame, metrics: list[str], title: str, errors: dic
 
 
 def coverage_curve(coverage: pd.DataFrame, title: str = "refer-for-review band") -> Figure:
-    """Accuracy on the images decided automatically against the share decided, as the band widens."""
+    """Accuracy on the images decided automatically against the share decided, as more are referred
+    (`coverage` as decisions.coverage_table gives it); the title names the exact threshold it was computed at."""
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     ax.plot(coverage["coverage"], coverage["accuracy_on_decided"], "o-")
     for _, row in coverage.iterrows():
-        ax.annotate(f"±{row['width']:.2f}", (row["coverage"], row["accuracy_on_decided"]), fontsize=7)
-    ax.set(xlabel="coverage (share decided without review)", ylabel="accuracy on decided", title=title)
+        ax.annotate(f"refer {row['share']:.0%}", (row["coverage"], row["accuracy_on_decided"]), fontsize=7)
+    ax.set(xlabel="coverage (share decided without review)", ylabel="accuracy on decided",
+           title=f"{title}, threshold {coverage['threshold'].iat[0]:.3f}" if len(coverage) else title)
     fig.tight_layout()
     return fig
 

@@ -12,7 +12,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..data.registry import is_synthetic
-from ..evaluation import paper, selection, tables
+from ..evaluation import paper, reading, selection, tables
 from ..files import write_text_atomic
 from ..runs.folders import CONTROL_MODEL, RunFolder
 from . import plots
@@ -72,6 +72,10 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame) -
     for dataset in datasets:
         table = tables.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
         out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", readable(table)))
+    collapsed = [] if runs.empty or "reading" not in runs else runs.loc[runs["reading"] == "collapsed", "model"]
+    if len(collapsed):
+        out.append(("Collapsed runs", f"Marked collapsed: {', '.join(sorted(set(collapsed)))}. "
+                    + reading.COLLAPSED_NOTE))
     out.append(("Paper's note", paper.NOTE))
     leak = tables.leakage_table(leak_runs)
     out.append(("Leakage study: image-level split vs patient split, mean over seeds", readable(leak)))

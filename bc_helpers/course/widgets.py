@@ -124,30 +124,45 @@ def patch_browser(images: np.ndarray, table: pd.DataFrame, interactive: bool | N
     return WithFirstFrame(w.VBox([w.HBox([patient, label, page]), out]), draw(first, first_label, 0))
 
 
+def threshold_label(y: np.ndarray, prob: np.ndarray, threshold: float, chosen: float) -> str:
+    """A threshold frame's title: its metrics computed at exactly `threshold`, both thresholds to 3 decimals, so
+    the frame at the chosen threshold shows the numbers of the metrics table (0.825 printed as "0.82" and
+    computed at 0.82 once showed a sensitivity the table did not hold)."""
+    m = binary_metrics(y, prob, threshold)
+    which = "the threshold validation chose" if threshold == chosen else f"validation chose {chosen:.3f}"
+    return (f"threshold {threshold:.3f} ({which})\nsensitivity {m['sensitivity']:.3f}, specificity "
+            f"{m['specificity']:.3f}\nbalanced accuracy {m['balanced_accuracy']:.3f}")
+
+
+def threshold_choices(chosen: float, step: float = 0.01) -> list[float]:
+    """The thresholds a slider offers: a grid of `step` from 0.01 to 0.99, and the chosen one exactly."""
+    grid = np.round(np.arange(step, 1.0 - step / 2, step), 6)
+    return sorted({float(t) for t in grid} | {float(chosen)})
+
+
 def threshold_explorer(y: np.ndarray, prob: np.ndarray, chosen: float,
                        interactive: bool | None = None) -> WithFirstFrame | None:
-    """Move the threshold: sensitivity, specificity and the confusion matrix follow."""
+    """Move the threshold: sensitivity, specificity and the confusion matrix follow. The chosen threshold is
+    drawn and offered exactly, never rounded to the slider's grid."""
 
     def draw(threshold: float) -> Figure:
         m = binary_metrics(y, prob, threshold)
         fig, ax = plt.subplots(figsize=(3.6, 3.1))
-        plots.confusion(m["confusion"], f"threshold {threshold:.2f} (validation chose {chosen:.2f})\n"
-                        f"sensitivity {m['sensitivity']:.3f}, specificity {m['specificity']:.3f}\n"
-                        f"balanced accuracy {m['balanced_accuracy']:.3f}", ax=ax)
+        plots.confusion(m["confusion"], threshold_label(y, prob, threshold, chosen), ax=ax)
         ax.title.set_fontsize(8)
         fig.tight_layout()
         return fig
 
     if not resolve_interactive(interactive):
-        for t in sorted({0.2, round(chosen, 2), 0.8}):
+        for t in sorted({0.2, float(chosen), 0.8}):
             _show(lambda t=t: draw(t))
         return None
     import ipywidgets as w
 
-    slider = w.FloatSlider(value=round(chosen, 2), min=0.01, max=0.99, step=0.01, description="threshold",
-                           continuous_update=False)
+    slider = w.SelectionSlider(options=[(f"{t:.3f}", t) for t in threshold_choices(chosen)], value=float(chosen),
+                               description="threshold", continuous_update=False)
     out = w.interactive_output(lambda threshold: _show(lambda: draw(threshold)), {"threshold": slider})
-    return WithFirstFrame(w.VBox([slider, out]), draw(round(chosen, 2)))
+    return WithFirstFrame(w.VBox([slider, out]), draw(float(chosen)))
 
 
 def outcomes(labels: np.ndarray, prob: np.ndarray, threshold: float) -> np.ndarray:
@@ -177,23 +192,25 @@ def select_predictions(test: pd.DataFrame, threshold: float, outcome: str = "all
 def prediction_viewer(model: object, images: np.ndarray, test: pd.DataFrame, rows: np.ndarray, threshold: float,
                       review_width: float, interactive: bool | None = None) -> WithFirstFrame | None:
     """Test images by outcome (TP/FP/TN/FN) and confidence: the probability, the decision, the review flag
-    and the Grad-CAM map. `rows[k]` is the image of `test`'s k-th row."""
+    and the Grad-CAM map. `rows[k]` is the image of `test`'s k-th row. `review_width` is the share of each side
+    of the threshold referred (decisions.review_flags), ranked among all of `test`'s images."""
     from ..models.gradcam import gradcam, overlay
 
     kinds = outcomes(test["label"].to_numpy(), test["probability"].to_numpy(), threshold)
+    referred = review_flags(test["probability"].to_numpy(), threshold, review_width)  # ranked among all of test
 
     def draw(k: int) -> Figure:
         image = np.asarray(images[rows[k]])
         heat = gradcam(model, image[None])[0]
         p = float(test["probability"].iat[k])
-        flag = ", refer for review" if review_flags(np.array([p]), threshold, review_width)[0] else ""
+        flag = ", refer for review" if referred[k] else ""
         fig, axes = plt.subplots(1, 2, figsize=(5, 2.7))
         axes[0].imshow(image)
         axes[1].imshow(overlay(image, heat))
         for ax, name in zip(axes, ("image", "Grad-CAM"), strict=True):
             ax.set_title(name, fontsize=8)
             ax.axis("off")
-        fig.suptitle(f"{kinds[k]}: label {test['label'].iat[k]}, P(positive) {p:.2f} -> {int(p >= threshold)}"
+        fig.suptitle(f"{kinds[k]}: label {test['label'].iat[k]}, P(positive) {p:.3f} -> {int(p >= threshold)}"
                      f"{flag}", fontsize=9)
         return fig
 

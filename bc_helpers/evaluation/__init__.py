@@ -1,18 +1,27 @@
 """Evaluation: metrics and their patient-level intervals, threshold and review decisions, paired comparisons,
-the ablation's statistics, tables of finished runs and their selection, and the paper's numbers. Never imports
-TensorFlow and never trains."""
+the ablation's statistics, what a trained model's result says (reading), tables of finished runs and their
+selection, and the paper's numbers. Never imports TensorFlow and never trains."""
 
 from . import paper
 from .ablation import compare_arms, verdict
-from .decisions import choose_threshold, coverage_table, review_flags, sensitivity_threshold, youden_threshold
+from .decisions import (
+    choose_threshold,
+    coverage_table,
+    review_band,
+    review_flags,
+    sensitivity_threshold,
+    youden_threshold,
+)
 from .metrics import binary_metrics, bootstrap, evaluation_report, patient_metrics, reliability_table
 from .paired import compare_runs, seed_difference
+from .reading import Reading, read_result, read_run_result, table_reading
 from .selection import ablation_table, leakage_runs, seed_runs, select_runs, settings_table
 from .tables import collect_runs, cost_table, leakage_table, paper_table
 
 __all__ = [
-    "ablation_table", "binary_metrics", "bootstrap", "choose_threshold", "collect_runs", "compare_arms",
+    "Reading", "ablation_table", "binary_metrics", "bootstrap", "choose_threshold", "collect_runs", "compare_arms",
     "compare_runs", "cost_table", "coverage_table", "evaluation_report", "leakage_runs", "leakage_table", "paper",
-    "paper_table", "patient_metrics", "reliability_table", "review_flags", "seed_difference", "seed_runs",
-    "select_runs", "sensitivity_threshold", "settings_table", "verdict", "youden_threshold",
+    "paper_table", "patient_metrics", "read_result", "read_run_result", "reliability_table", "review_band",
+    "review_flags", "seed_difference", "seed_runs", "select_runs", "sensitivity_threshold", "settings_table",
+    "table_reading", "verdict", "youden_threshold",
 ]

@@ -90,20 +90,65 @@ def decide_threshold(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray,
     return ThresholdChoice(float(prior), "prior", f"{reason}: the training prior {prior:.3f} is used")
 
 
-def review_flags(prob: np.ndarray, threshold: float, width: float) -> np.ndarray:
-    """True where the probability lies within `width` of the threshold: too close to call, refer to a pathologist."""
-    return np.abs(np.asarray(prob) - threshold) < width
+@dataclass(frozen=True)
+class ReviewBand:
+    """Which images go to a pathologist: those with `low` <= p < `threshold` or `threshold` <= p <= `high`.
+
+    The band is not a fixed distance |p - threshold| < w. A fixed distance refers different shares on the two
+    sides, and when the threshold sits near 1 (0.825 after balancing, say) it refers every p above it, the most
+    confident positives among them. Instead each side gives up its own `share` of images nearest the threshold
+    (by rank, so the edges are probabilities of the reference images). Each predicted class then keeps the same
+    fraction 1 - share, so accuracy on the decided images is a fixed-weight mean of two accuracies that each rise
+    as their least certain images leave: it does not fall as coverage falls, whenever a higher probability means
+    a likelier positive on each side. A NaN edge refers nothing on that side; equal probabilities share a fate."""
+
+    threshold: float
+    share: float
+    low: float
+    high: float
+
+    def refers(self, prob: np.ndarray) -> np.ndarray:
+        """True where an image with this probability is referred (works for new images: the edges are fixed)."""
+        p = np.asarray(prob, dtype=float)
+        return ((p >= self.low) & (p < self.threshold)) | ((p >= self.threshold) & (p <= self.high))
+
+
+def review_band(prob: np.ndarray, threshold: float, share: float) -> ReviewBand:
+    """The band that refers the `share` (0 <= share < 1) of the images `prob` least certain on each side of
+    `threshold`: the round(share * n) predicted negatives with the highest probabilities and the round(share * n)
+    predicted positives with the lowest. It reads no label, so it may be fitted on the images it decides."""
+    if not 0.0 <= share < 1.0:
+        raise WorkbookError(f"review share {share!r}: give the share of images to refer, from 0 up to (not) 1")
+    p = np.asarray(prob, dtype=float)
+    below, above = np.sort(p[p < threshold]), np.sort(p[p >= threshold])
+    k_below, k_above = (int(np.floor(share * len(side) + 0.5)) for side in (below, above))
+    return ReviewBand(float(threshold), float(share),
+                      float(below[len(below) - k_below]) if k_below else float("nan"),
+                      float(above[k_above - 1]) if k_above else float("nan"))
+
+
+def review_flags(prob: np.ndarray, threshold: float, share: float,
+                 reference: np.ndarray | None = None) -> np.ndarray:
+    """True for the images to refer: the `share` least certain of each side of the threshold, ranked among
+    `reference` (by default `prob` itself). TrainConfig.review_width is this share (0.1: a tenth of each
+    predicted class goes to review), no longer a distance in probability."""
+    return review_band(prob if reference is None else reference, threshold, share).refers(prob)
 
 
 def coverage_table(y_true: np.ndarray, prob: np.ndarray, threshold: float,
-                   widths: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)) -> pd.DataFrame:
-    """For each band width: the share decided automatically (coverage) and the accuracy on that share."""
-    y_true, prob = np.asarray(y_true).astype(int), np.asarray(prob)
+                   shares: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2, 0.3)) -> pd.DataFrame:
+    """For each share referred: the band's edges, the share decided automatically (coverage), the accuracy on
+    the decided images and on the referred ones, all at exactly `threshold` (given in every row, so a table or a
+    curve shows the threshold it was computed at, not a rounded one)."""
+    y_true, prob = np.asarray(y_true).astype(int), np.asarray(prob, dtype=float)
+    correct = (prob >= threshold).astype(int) == y_true
     rows = []
-    for width in widths:
-        keep = ~review_flags(prob, threshold, width)
-        correct = (prob[keep] >= threshold).astype(int) == y_true[keep]
-        rows.append({"width": width, "coverage": float(keep.mean()),
-                     "accuracy_on_decided": float(correct.mean()) if keep.any() else float("nan"),
+    for share in shares:
+        band = review_band(prob, threshold, share)
+        keep = ~band.refers(prob)
+        rows.append({"threshold": float(threshold), "share": float(share), "band_low": band.low,
+                     "band_high": band.high, "coverage": float(keep.mean()) if len(keep) else float("nan"),
+                     "accuracy_on_decided": float(correct[keep].mean()) if keep.any() else float("nan"),
+                     "accuracy_on_referred": float(correct[~keep].mean()) if (~keep).any() else float("nan"),
                      "referred": int((~keep).sum())})
     return pd.DataFrame(rows)

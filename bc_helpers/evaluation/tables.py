@@ -11,6 +11,7 @@ from ..runs.catalogue import MODEL_NAMES, MODEL_NOTEBOOKS, in_course_order
 from ..runs.folders import ABLATION_DIR, CONTROL_MODEL, RunFolder, find_runs
 from . import paper
 from .paired import seed_difference
+from .reading import table_reading
 
 COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc"]
 CONTROL_READING = (f"`{CONTROL_MODEL}` is a control, not a seventh model: a vote of the 15 training images closest in "
@@ -22,7 +23,9 @@ CONTROL_READING = (f"`{CONTROL_MODEL}` is a control, not a seventh model: a vote
 def collect_runs(root: str | Path, all_seeds: bool = False) -> pd.DataFrame:
     """One row per finished run under `root`: the newest when a setting was run more than once, or with
     `all_seeds` the newest per setting and seed (config.json's train.seed, in the `seed` column). The extra
-    arms of notebook 08's ablation (in `ablation` folders) are left out: their ablation.json reports them."""
+    arms of notebook 08's ablation (in `ablation` folders) are left out: their ablation.json reports them.
+    `reading` holds each run's verdict (reading.table_reading): "collapsed" marks a network that never
+    trained, whose ROC-AUC ranks noise and must not sit in a table as if it learned."""
     rows = []
     for run in find_runs(root):
         m = run.read_metrics()
@@ -35,7 +38,7 @@ def collect_runs(root: str | Path, all_seeds: bool = False) -> pd.DataFrame:
             seconds_per_epoch=m["timing"]["seconds_per_epoch"], train_images=m["timing"]["train_images"],
             inference_ms_per_image=m["timing"]["inference_ms_per_image"], synthetic=m["synthetic"],
             leak=m["leak"]["test_images_with_patient_in_train"], run_dir=str(run.path),
-            finished=run.metrics.stat().st_mtime, seed=_run_seed(run),
+            finished=run.metrics.stat().st_mtime, seed=_run_seed(run), reading=table_reading(run.path),
         )
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -59,9 +62,11 @@ def missing_runs(runs: pd.DataFrame, datasets: list[str], protocols: list[str]) 
 
 
 def paper_table(runs: pd.DataFrame, dataset: str, protocol: str = "patient") -> pd.DataFrame:
-    """The paper's Table 3 (IDC) or 4 (BreaKHis) columns for our runs, the paper's rows beside them."""
+    """The paper's Table 3 (IDC) or 4 (BreaKHis) columns for our runs, the paper's rows beside them; our
+    `reading` column says which of our runs were recognised, and which collapsed (untrained)."""
     ours = runs[(runs["dataset"] == dataset) & (runs["protocol"] == protocol)]
-    ours = ours.set_index("model")[["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc"]]
+    ours = ours.set_index("model")[["reading", "accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy",
+                                    "roc_auc"]]
     ours.columns = pd.MultiIndex.from_product([["ours"], ours.columns])
     theirs = paper.RESULTS[paper.RESULTS["dataset"] == facts(dataset).paper_dataset].set_index("model")
     theirs = theirs.drop(columns="dataset")

@@ -44,12 +44,16 @@ def load_model(path: str | Path) -> keras.Model:
 
 
 def run_settings(model_path: Path, model: keras.Model) -> dict:
-    """Threshold, review band, storage size and layout from the run folder beside the model. Without one: threshold
-    0.5, and the model's input size; a model working at IDC's native patch size is taken for an IDC model."""
+    """Threshold, review band (its share, and the validation probabilities that fix its edges), storage size and
+    layout from the run folder beside the model. Without one: threshold 0.5, and the model's input size; a model
+    working at IDC's native patch size is taken for an IDC model."""
     run = RunFolder(model_path.parent)
-    settings = {"threshold": 0.5, "review_width": 0.1, "storage_size": None, "layout": None}
+    settings = {"threshold": 0.5, "review_width": 0.1, "review_reference": None, "storage_size": None,
+                "layout": None}
     if run.is_finished():
         settings["threshold"] = run.read_metrics()["threshold"]
+    if run.predictions.exists():  # the band's edges come from the validation images, so even one image is judged
+        settings["review_reference"] = run.read_predictions("val")["probability"].to_numpy()
     config = run.read_config()
     if config is not None:
         settings.update(review_width=config["train"]["review_width"], storage_size=config["storage_size"],
@@ -111,5 +115,5 @@ def predict(model_path: str | Path, paths: list[str | Path], batch_size: int = 2
     prob = predict_probabilities(model, np.stack(arrays), batch_size=batch_size)
     frame = pd.DataFrame({"path": kept, "probability": prob,
                           "predicted": (prob >= s["threshold"]).astype(int),
-                          "review": review_flags(prob, s["threshold"], s["review_width"])})
+                          "review": review_flags(prob, s["threshold"], s["review_width"], s["review_reference"])})
     return frame, skipped

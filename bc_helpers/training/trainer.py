@@ -223,7 +223,9 @@ def evaluate_run(predict: Callable[[np.ndarray], np.ndarray], run: RunFolder, co
     frame = pd.DataFrame({"path": table["path"], "patient": patients, "label": labels, "part": parts})
     frame = frame.iloc[np.concatenate([val_rows, test_rows])].assign(probability=np.concatenate([val_prob, test_prob]))
     frame["predicted"] = (frame["probability"] >= threshold).astype(int)
-    frame["review"] = review_flags(frame["probability"].to_numpy(), threshold, config.review_width)
+    # The band refers review_width of each side of the threshold, ranked within each part (val, test) alone.
+    frame["review"] = np.concatenate([review_flags(val_prob, threshold, config.review_width),
+                                      review_flags(test_prob, threshold, config.review_width)])
     run.write_predictions(frame)
     run.write_metrics(metrics)
     return metrics
