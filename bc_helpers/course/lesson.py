@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..evaluation.reading import read_run_result
 from ..training.gridsearch import GridResult
 
 
@@ -25,16 +26,8 @@ def search_takeaway(search: GridResult) -> str:
     return f"{text} The runner-up is {gap:.3f} behind, {verdict}."
 
 
-def result_takeaway(run_dir: str | Path, metrics: dict, name: str) -> str:
-    """One sentence on a trained model's test result, every number from its run (see evaluation.reading)."""
-    lo, hi = metrics["ci"]["roc_auc"]
-    one_class = min(metrics["sensitivity"], metrics["specificity"]) < 0.2
-    verdict = ("With sensitivity or specificity under 0.2, it calls most test images one class: it has not learned "
-               "a usable rule at this budget." if one_class else
-               "Both classes are predicted, but a ROC-AUC under 0.6 ranks images little or no better than chance."
-               if metrics["roc_auc"] < 0.6 else "Both classes are recognised.")
-    return (f"**What you should see:** on {metrics['n_patients']} test patients ({metrics['n_images']} images) "
-            f"{name} reaches ROC-AUC {metrics['roc_auc']:.3f} (95% interval by patient {lo:.3f}-{hi:.3f}) and "
-            f"balanced accuracy {metrics['balanced_accuracy']:.3f}: sensitivity {metrics['sensitivity']:.2f}, "
-            f"specificity {metrics['specificity']:.2f} at the threshold {metrics['threshold']:.2f} chosen on "
-            f"validation patients. {verdict}")
+def result_takeaway(run_dir: str | Path, name: str) -> str:
+    """One sentence on a trained model's test result, every number from its run folder: recognised only when
+    the interval and the majority baseline say so, and collapsed, chance or one-class outputs named as such
+    (`bc_helpers.evaluation.reading` decides)."""
+    return read_run_result(run_dir, name=name).takeaway

@@ -44,7 +44,7 @@ class TrainConfig:
     stain: str = "none"
     threshold: str = "youden"
     target_sensitivity: float = 0.95
-    review_width: float = 0.1
+    review_width: float = 0.1  # the share of each predicted class nearest the threshold that is referred for review
     max_train_images: int | None = None
     deterministic: bool = False
     tensorboard: bool = False
