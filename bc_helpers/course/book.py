@@ -51,6 +51,18 @@ OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
 {%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block codecell -%}
+{%- if "solution" in cell.metadata.get("tags", []) -%}
+<details class="bc-solution"><summary>Solution: try the exercise first</summary>
+{{ super() }}
+</details>
+{%- else -%}
+{{ super() }}
+{%- endif -%}
+{%- endblock codecell -%}
+{%- block input_group -%}
+{%- if "check" not in cell.metadata.get("tags", []) -%}{{ super() }}{%- endif -%}
+{%- endblock input_group -%}
 {%- block html_head_js_mathjax -%}
 <script type="text/x-mathjax-config">
 MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null}});
@@ -58,6 +70,8 @@ MathJax.Hub.Config({"HTML-CSS": {availableFonts: [], preferredFont: null, webFon
 {{ super() }}
 {%- endblock html_head_js_mathjax -%}
 """
+# A code cell tagged `solution` is folded into a <details> block, as JupyterLab hides its source; a cell tagged
+# `check` shows only its verdict (its code would give the answer away).
 # Attributes through which a browser fetches something by itself; an <a href> waits for a click, so it may
 # point anywhere.
 FETCHING = {"src", "href", "srcset", "data", "poster", "background"}
