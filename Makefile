@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --user --name bc-workbook --display-name "bc-workbook (.venv)" >/dev/null
 	touch $(STAMP)
 
-$(SAMPLE): | $(STAMP)
-	$(BIN)/python -m bc_helpers sample --out data/sample
+# Regenerated when the generator changes; an outdated built-in sample is replaced, never another folder.
+$(SAMPLE): bc_helpers/data/sample.py | $(STAMP)
+	$(BIN)/python -m bc_helpers sample --out data/sample --update >/dev/null
+	touch $(SAMPLE)
 
 run: setup
 	$(BIN)/python -m bc_helpers run --out $(RUN_DIR) $(ARGS)

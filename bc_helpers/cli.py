@@ -26,10 +26,14 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     """`sample`: write the SYNTHETIC sample into a new folder, print what was written."""
-    from .data.sample import SampleSpec, write_sample
+    from .data.sample import MARKER, SampleSpec, ensure_sample, write_sample
 
     chosen = {name: value for name, value in (("seed", args.seed), ("patients", args.patients)) if value is not None}
-    summary = write_sample(args.out, SampleSpec(**chosen))
+    if args.update:
+        ensure_sample(args.out, SampleSpec(**chosen), replace_outdated=True)
+        summary = json.loads((args.out / MARKER).read_text())
+    else:
+        summary = write_sample(args.out, SampleSpec(**chosen))
     print(json.dumps({"out": str(args.out), **summary}, indent=2))
     return 0
 
@@ -166,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seed", type=int, help="default: the built-in sample's (the one `make run` uses)")
     p.add_argument("--patients", type=int, help="IDC-like patients; default: the built-in sample's")
+    p.add_argument("--update", action="store_true", help="keep a sample with these settings at --out, replace one "
+                   "an older generator wrote there (never a folder holding anything else)")
     p.set_defaults(func=cmd_sample)
 
     from .runs.config import (

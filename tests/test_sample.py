@@ -110,3 +110,21 @@ def test_the_share_of_dark_pixels_alone_does_not_solve_the_sample(default_sample
     parts, labels = split_table(idc, "patient", seed=0).to_numpy(), idc["label"].to_numpy()
     model = LogisticRegression().fit(dark[parts == "train"], labels[parts == "train"])
     assert roc_auc_score(labels[parts == "test"], model.predict_proba(dark[parts == "test"])[:, 1]) <= 0.85
+
+
+def test_an_outdated_sample_is_replaced_and_a_foreign_folder_never(tmp_path: Path) -> None:
+    from bc_helpers.data.sample import ensure_sample
+
+    small = SampleSpec(patients=4, patches_per_patient=(4, 6), breakhis_patients=2, breakhis_images=(2, 3),
+                       breakhis_shape=(60, 90))
+    out = tmp_path / "sample"
+    write_sample(out, small)
+    with pytest.raises(WorkbookError, match="other settings"):
+        ensure_sample(out, SampleSpec(**{**small.__dict__, "seed": 1}))
+    ensure_sample(out, SampleSpec(**{**small.__dict__, "seed": 1}), replace_outdated=True)
+    assert '"seed": 1' in (out / "sample.json").read_text()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sample"]
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(WorkbookError, match="notes.txt"):
+        ensure_sample(out, small, replace_outdated=True)
+    assert (out / "notes.txt").read_text() == "mine"

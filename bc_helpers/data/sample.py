@@ -40,6 +40,7 @@ EOSIN = np.array([0.22, 0.80, 0.56])
 BENIGN_TYPES = ("A", "F", "PT", "TA")
 MALIGNANT_TYPES = ("DC", "LC", "MC", "PC")
 MARKER = "sample.json"
+SAMPLE_FILES = {"idc", "breakhis", "README.txt", MARKER}  # everything write_sample puts in its folder
 
 
 @dataclass(frozen=True)
@@ -342,15 +343,34 @@ def write_sample(out: str | Path, spec: SampleSpec | None = None) -> dict:
     return summary
 
 
-def ensure_sample(out: str | Path, spec: SampleSpec | None = None) -> Path:
-    """Generate the sample at `out` unless a complete one is already there."""
+def ensure_sample(out: str | Path, spec: SampleSpec | None = None, replace_outdated: bool = False) -> Path:
+    """Generate the sample at `out` unless a complete one is already there. With `replace_outdated`, a sample
+    that an older generator wrote there (a folder holding only what `write_sample` writes) is replaced."""
     out, spec = Path(out), spec or SampleSpec()
     marker = out / MARKER
     if marker.exists():
         if json.loads(marker.read_text())["spec"] == json.loads(json.dumps(asdict(spec))):
             return out
-        raise WorkbookError(
-            f"{out} holds a sample made with other settings: remove it to regenerate the default one."
-        )
+        if not replace_outdated:
+            raise WorkbookError(f"{out} holds a sample made with other settings: remove it to regenerate the "
+                                "default one (`make setup` replaces an outdated built-in sample itself).")
+        _replace(out, spec)
+        return out
     write_sample(out, spec)
     return out
+
+
+def _replace(out: Path, spec: SampleSpec) -> None:
+    """Write the new sample beside `out`, then swap it in; refuse when `out` holds anything a sample does not."""
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in SAMPLE_FILES)
+    if foreign:
+        raise WorkbookError(f"{out} holds files the sample never writes ({', '.join(foreign)}): move them away, "
+                            "then run again.")
+    fresh = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-new-")) / out.name
+    write_sample(fresh, spec)
+    old = out.parent / f".{out.name}-outdated"
+    shutil.rmtree(old, ignore_errors=True)
+    out.rename(old)
+    fresh.rename(out)
+    shutil.rmtree(old)
+    shutil.rmtree(fresh.parent)
