@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from bc_helpers.bench import render
-from bc_helpers.data.registry import facts
 from bc_helpers.runs.catalogue import MODEL_NAMES
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,14 +43,9 @@ def test_bench_quick_writes_valid_json_with_every_field(tmp_path: Path, tiny_sam
         assert {"latency_ms_median", "latency_ms_p95", "batch_images_per_s"} <= result["inference"][name].keys()
     assert result["memory_mb"]["train_peak"] > 0 and result["memory_mb"]["cache_build_peak"] > 0
     assert result["settings"]["jit_compile"] is False  # as `train`, which compiles without XLA
-    # The figures agree with each other: a faster model has the shorter full-IDC epoch; a larger image costs
-    # more operations; VGG-16 costs more per image than the small CNN.
+    # The operation counts agree with the architectures: a larger image costs more operations, and VGG-16 costs
+    # more per image than the small CNN.
     at_50 = {name: result["training"][name]["50"] for name in models}
-    by_rate = sorted(at_50, key=lambda n: at_50[n]["images_per_s"])
-    by_epoch = sorted(at_50, key=lambda n: at_50[n]["full_idc_epoch_s"], reverse=True)
-    assert by_rate == by_epoch
-    fastest = at_50[by_rate[-1]]
-    assert fastest["full_idc_epoch_s"] * fastest["images_per_s"] == pytest.approx(facts("idc").images)
     for name in models:
         sizes = sorted(result["training"][name], key=int)
         flops = [result["training"][name][size]["flops_per_image"] for size in sizes]
@@ -87,8 +81,6 @@ def test_full_bench_tuning_rows_and_epoch_overhead_are_measured() -> None:
     for label, row in rows.items():
         assert row["images_per_s"] > 0 and 0.05 < row["ratio_vs_default"] < 20, label  # beside the default
         assert row["changes_results"] == TUNING[label][1]
-    by_ratio = sorted(rows, key=lambda k: rows[k]["ratio_vs_default"])
-    assert by_ratio == sorted(rows, key=lambda k: rows[k]["images_per_s"])
     overhead = epoch_overhead(epochs=1, images=64)
     assert overhead["fixed_prefetch_epoch_s"] > 0 and overhead["autotune_epoch_s"] > 0
 

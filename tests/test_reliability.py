@@ -20,8 +20,6 @@ from PIL import Image
 from bc_helpers.data import fetch
 from bc_helpers.errors import WorkbookError
 
-pytestmark = pytest.mark.slow
-
 
 def _train_cmd(data: Path, out: Path, *extra: str) -> list[str]:
     return [sys.executable, "-m", "bc_helpers", "train", "--dataset", "sample", "--data-dir", str(data),
@@ -35,6 +33,7 @@ def _weights(run: Path) -> list[np.ndarray]:
     return load_model(run / "model.keras").get_weights()
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_checkpoint(tiny_sample: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     cmd = _train_cmd(tiny_sample / "idc", run, "--epochs", "6", "--patience", "10", "--image-size", "32")
@@ -62,6 +61,7 @@ def test_a_killed_run_resumes_from_its_checkpoint(tiny_sample: Path, tmp_path: P
     assert metrics["epochs_run"] == 6 and not (run / "backup").exists()
 
 
+@pytest.mark.slow
 def test_same_seed_same_split_weights_and_metrics(tiny_sample: Path, tmp_path: Path) -> None:
     runs = []
     for name in ("a", "b"):
@@ -110,6 +110,7 @@ print(json.dumps({"replicas": [a["replicas"], b["replicas"]],
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["cnn", "lstm"])
 def test_mirrored_over_two_cpu_devices_matches_one_device(model: str) -> None:
     """The same weighted batches give the same weights on two devices as on one, up to the order in which
@@ -124,6 +125,7 @@ def test_mirrored_over_two_cpu_devices_matches_one_device(model: str) -> None:
     assert diff["moved"] > 1e-3 and diff["end"] < 1e-4, diff  # measured: 2e-5 (cnn), 3e-7 (lstm)
 
 
+@pytest.mark.slow
 def test_train_runs_mirrored_over_two_cpu_devices(tiny_sample: Path, tmp_path: Path) -> None:
     out = subprocess.run(_train_cmd(tiny_sample / "idc", tmp_path / "two", "--epochs", "1", "--strategy",
                                     "mirrored", "--cpu-devices", "2"), capture_output=True, text=True, timeout=600)
@@ -155,6 +157,7 @@ def _two_workers(data: Path, tmp_path: Path, *args: str) -> list[tuple[int, str]
     return [(p.returncode, err) for p, err in zip(procs, errors, strict=True)]
 
 
+@pytest.mark.slow
 def test_two_worker_multiworker_run_on_localhost(tiny_sample: Path, tmp_path: Path) -> None:
     results = _two_workers(tiny_sample / "idc", tmp_path, "--epochs", "2", "--patience", "5")
     assert all(code == 0 for code, _ in results), results[0][1][-2000:] + results[1][1][-2000:]
@@ -205,6 +208,7 @@ def test_a_full_disk_leaves_data_intact(tmp_path: Path, monkeypatch: pytest.Monk
     assert not (tmp_path / "raw" / "idc").exists() and archive.exists()
 
 
+@pytest.mark.slow
 def test_comparison_notebook_with_no_results_says_what_to_run(tmp_path: Path) -> None:
     import papermill
 

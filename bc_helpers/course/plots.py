@@ -147,16 +147,6 @@ def coverage_curve(coverage: pd.DataFrame, title: str = "refer-for-review band")
     return fig
 
 
-def grid_heatmap(table: pd.DataFrame, rows: str, cols: str, value: str = "mean_roc_auc") -> Figure:
-    """Cross-validated score of each grid setting."""
-    fig, ax = plt.subplots(figsize=(4.5, 3))
-    pivot = table.pivot_table(index=rows, columns=cols, values=value)
-    sns.heatmap(pivot, annot=True, fmt=".3f", cmap="viridis", ax=ax)
-    ax.set_title(f"{value.replace('_', ' ')} over grouped folds")
-    fig.tight_layout()
-    return fig
-
-
 def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
     """The same models scored on an image-level split and on a patient split (one bar pair per dataset, model
     and image-level protocol)."""

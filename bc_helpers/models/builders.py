@@ -345,8 +345,8 @@ def compile_model(model: keras.Model, learning_rate: float = 1e-3) -> keras.Mode
     """Adam, and the loss that matches the output layer (1 sigmoid node or 2 softmax nodes).
 
     The optimizer's and the metrics' variables are created here. Left to the first fit, they are created while
-    Keras traces the training step, and TensorFlow then traces the step a second time: on 2 CPU cores, a first fit
-    of one batch took 47 s that way for ResNet-50 and 23-28 s with them created here (the CNN-LSTM: 5.5 s, 2-4 s)."""
+    Keras traces the training step, and TensorFlow then traces the step a second time, which roughly doubles a
+    first fit's time (measured in docs/measurements/first-step.md)."""
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss_for(model), metrics=["accuracy"])
     model.optimizer.build(model.trainable_variables)
     outputs = np.zeros((1, *model.output_shape[1:]), "float32")

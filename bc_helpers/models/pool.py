@@ -1,9 +1,9 @@
 """Compiled models kept for reuse, one per architecture, so that Keras builds each model's graphs once.
 
 On its first fit, Keras traces a model's training step into a TensorFlow graph, and TensorFlow optimises it; the
-same happens to its evaluation and prediction steps on their first use. On 2 CPU cores the first training step
-costs ResNet-50 about 25 s, more than one of the two epochs its CPU budget trains it for, and the CNN-LSTM about
-3 s (`compile_model` says why not twice that). A grid search fits one architecture several times
+same happens to its evaluation and prediction steps on their first use. For ResNet-50 on a CPU that first step
+costs more than one of the epochs its CPU budget trains (docs/measurements/first-step.md). A grid search fits one
+architecture several times
 (every fold, and settings that differ only in their learning rate); a notebook then trains the chosen setting
 again, and an ablation trains it under several seeds. A `ModelPool` hands out one compiled model for all of them,
 reset each time to the weights a fresh build gives, with a fresh optimizer state: a run's result does not depend

@@ -86,8 +86,8 @@ def seed_tensorflow(seed: int) -> None:
 
     `tf.random.set_seed` also empties that cache, to restart the counters of stateful random kernels; the workbook
     has none (Keras's layers draw stateless numbers from their own seed variables, and every shuffle has its own
-    seed), but a model trained earlier in the process would have its steps optimised again on its next fit: about
-    12 s for ResNet-50 on 2 CPU cores, each time. The seed and the sequence live in two attributes of TensorFlow's
+    seed), but a model trained earlier in the process would have its steps optimised again on its next fit
+    (docs/measurements/first-step.md). The seed and the sequence live in two attributes of TensorFlow's
     eager context; where a TensorFlow lacks them, this falls back on `tf.random.set_seed`."""
     from tensorflow.python.eager import context
 
