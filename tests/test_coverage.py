@@ -8,8 +8,15 @@ under a real difference they must see it; and a design too small for a verdict i
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
 import numpy as np
 import pytest
+from fakes import write_run
 from simulate import Design, cohort, seed_tests, trained
 
 from bc_helpers.evaluation.metrics import binary_metrics, bootstrap
@@ -89,3 +96,40 @@ def test_a_single_run_interval_covers_the_true_patient_level_auc() -> None:
         for m in METRICS:
             missed[m] += not ci[m][0] <= true[m] <= ci[m][1]
     assert all(v / REPLICATES <= BOUND for v in missed.values()), missed
+
+
+def _compare_by_command(tmp_path: Path, replicates: int, gain: float) -> dict[str, float]:
+    """`python -m bc_helpers compare` on simulated run folders of 20 patients x 30 images (predictions.csv and
+    metrics.json only), two processes at a time: the share of replicates whose interval excludes 0 and whose
+    p-value is under 0.05, per metric (both must agree)."""
+    rng = np.random.default_rng(11)
+    jobs = []
+    for r in range(replicates):
+        (a,), (b,) = seed_tests(Design(patients=20, images=30, one_class=0.3), rng, gain)
+        folders = [write_run(tmp_path / f"{r}{name}", t.table["label"].to_numpy(), t.table["probability"].to_numpy(),
+                             t.table["patient"].to_numpy(), paths=t.table["path"].tolist()) for name, t in
+                   (("a", a), ("b", b))]
+        jobs.append([sys.executable, "-m", "bc_helpers", "compare", *map(str, folders), "--n-boot", "1000",
+                     "--seed", str(r), "--out", str(tmp_path / f"{r}.json")])
+    with ThreadPoolExecutor(2) as pool:
+        codes = list(pool.map(lambda cmd: subprocess.run(cmd, capture_output=True, check=False).returncode, jobs))
+    assert codes == [0] * replicates
+    results = [json.loads((tmp_path / f"{r}.json").read_text()) for r in range(replicates)]
+    assert all(out["decidable"] for out in results)
+    rates = {}
+    for m in METRICS:
+        outside = np.mean([out[m]["ci"][0] > 0 or out[m]["ci"][1] < 0 for out in results])
+        small = np.mean([out[m]["p_value"] < 0.05 for out in results])
+        rates[m] = max(outside, small)
+    return rates
+
+
+@pytest.mark.slow  # 60 processes: minutes on a shared machine
+def test_the_compare_command_under_a_true_null_rejects_at_most_12_percent(tmp_path: Path) -> None:
+    rates = _compare_by_command(tmp_path, 60, gain=0.0)
+    assert all(rate <= 0.12 for rate in rates.values()), rates
+
+
+def test_the_compare_command_sees_a_real_difference(tmp_path: Path) -> None:
+    rates = _compare_by_command(tmp_path, 4, gain=2.0)
+    assert all(rate >= 0.75 for rate in rates.values()), rates

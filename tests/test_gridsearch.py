@@ -10,7 +10,7 @@ import pytest
 
 from bc_helpers.models.builders import build_model
 from bc_helpers.runs.folders import TrainConfig
-from bc_helpers.training.gridsearch import DEFAULT_GRID, GridResult, grid_search
+from bc_helpers.training.gridsearch import DEFAULT_GRID, GridResult, grid_search, one_class_folds
 
 
 def test_default_grid_covers_the_papers_search_dimensions() -> None:
@@ -71,3 +71,10 @@ def test_a_settings_scores_do_not_depend_on_the_settings_before_it(tiny_sample: 
     alone, after = scores([3e-3]), scores([3e-2, 3e-3])
     np.testing.assert_allclose(after["roc_auc"], alone["roc_auc"], atol=1e-6)
     np.testing.assert_allclose(after["balanced_accuracy"], alone["balanced_accuracy"], atol=1e-6)
+
+
+def test_folds_whose_validation_holds_one_class_are_named() -> None:
+    labels = np.array([0, 0, 1, 1, 1, 1, 0, 1])
+    splits = [(np.array([2, 3, 4, 5]), np.array([0, 1, 6, 7])), (np.array([0, 1, 6, 7]), np.array([2, 3, 4, 5]))]
+    assert one_class_folds(splits, labels) == (1,)
+    assert one_class_folds(splits[:1], labels) == ()
