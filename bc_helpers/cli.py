@@ -125,6 +125,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """`compare`: two runs on the same test images, by patient; prints (and writes) the JSON."""
     from .evaluation.paired import compare_runs
     from .files import write_json_atomic
 
@@ -264,7 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sync", action="store_true", help="rewrite the notebooks that differ (default: only check)")
     p.set_defaults(func=notebooks_command)
 
-    p = sub.add_parser("compare", help="two runs on the same test images: paired bootstrap and DeLong's test")
+    p = sub.add_parser("compare", help="two runs on the same test images: a paired bootstrap by patient (interval, "
+                       "p-value, and whether the test patients can decide)")
     p.add_argument("run_a", type=Path, help="a run folder (predictions.csv, metrics.json)")
     p.add_argument("run_b", type=Path, help="another run folder with the same test images")
     p.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (patients resampled)")

@@ -1,27 +1,23 @@
 """The ablation's arms, its paired bootstrap by patient, its verdict, and the selection of runs by settings."""
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from fakes import write_run
+from sklearn.metrics import roc_auc_score
 
 from bc_helpers.errors import WorkbookError
 from bc_helpers.evaluation import ablation, selection
+from bc_helpers.evaluation.leakage import leak_statistics, leakage_row
+from bc_helpers.evaluation.paired import RunTest
 from bc_helpers.runs import TrainConfig, arm_dir
 from bc_helpers.training import experiments
 
 
 def _fake_run(folder: Path, config: TrainConfig, prob: np.ndarray, labels: np.ndarray, patients: np.ndarray) -> Path:
-    """A finished run folder as `train` writes it, with the given test probabilities (threshold 0.5)."""
-    folder.mkdir(parents=True)
-    frame = pd.DataFrame({"path": [f"img{i:03d}.png" for i in range(len(prob))], "patient": patients,
-                          "label": labels, "part": "test", "probability": prob})
-    frame.to_csv(folder / "predictions.csv", index=False)
-    (folder / "config.json").write_text(json.dumps({"train": config.__dict__}))
-    (folder / "metrics.json").write_text(json.dumps({"threshold": 0.5}))
-    return folder
+    return write_run(folder, labels, prob, patients, config=config.__dict__)
 
 
 def _test_set(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,16 +46,58 @@ def test_a_better_arm_is_supported_and_identical_arms_are_inconclusive(tmp_path:
         cnn.append(_fake_run(tmp_path / f"cnn{seed}", config, weak, labels, patients))
         lstm.append(_fake_run(tmp_path / f"lstm{seed}", config, strong, labels, patients))
         same.append(_fake_run(tmp_path / f"same{seed}", config, weak, labels, patients))
-    better = ablation.compare_arms(cnn, lstm, [0, 1], n_boot=300)
-    assert better["difference"]["roc_auc"]["verdict"] == "supported"
+    better = ablation.compare_arms({"cnn": cnn, "cnn_lstm": lstm, "cnn_lstm_shuffled": same}, [0, 1], n_boot=300)
+    assert better["difference"]["roc_auc"]["verdict"] == "supported" and better["verdict"] == "supported"
     assert better["difference"]["roc_auc"]["estimate"] == pytest.approx(
         better["cnn_lstm"]["roc_auc"] - better["cnn"]["roc_auc"])
+    assert better["cnn"]["roc_auc"] == pytest.approx(np.mean([roc_auc_score(_test_set(s)[0], pd.read_csv(
+        r / "predictions.csv").query("part == 'test'")["probability"]) for s, r in zip((0, 1), cnn, strict=True)]))
+    assert better["differences"]["cnn_lstm_shuffled"]["roc_auc"]["verdict"] == "supported"
     assert "is supported" in better["conclusion"] and better["test_patients"] == [20, 20]
-    worse = ablation.compare_arms(lstm, cnn, [0, 1], n_boot=300)
+    assert better["design"] == {"folds": 1, "repeats": 2, "n_patients": 20, "n_test_patients": 20}
+    low, high = better["difference"]["roc_auc"]["seed_ci"]
+    assert low < better["difference"]["roc_auc"]["estimate"] < high
+    worse = ablation.compare_arms({"cnn": lstm, "cnn_lstm": cnn}, [0, 1], n_boot=300)
     assert worse["difference"]["balanced_accuracy"]["verdict"] == "not supported"
-    tie = ablation.compare_arms(cnn, same, [0, 1], n_boot=300)
+    tie = ablation.compare_arms({"cnn": cnn, "cnn_lstm": same}, [0, 1], n_boot=300)
     assert tie["difference"]["roc_auc"]["estimate"] == 0 and tie["difference"]["roc_auc"]["ci"] == [0, 0]
-    assert tie["difference"]["roc_auc"]["verdict"] == "inconclusive at this size"
+    assert tie["verdict"] == "inconclusive"
+
+
+def test_pooled_out_of_fold_repeats_and_too_few_patients(tmp_path: Path) -> None:
+    """Repeats of a patient-grouped K-fold CV as RunTests (each fold's own threshold per row); an arm
+    tested on 6 patients is refused."""
+    labels, noise, patients = _test_set(0)
+    table = pd.DataFrame({"path": [f"i{k}" for k in range(200)], "patient": patients, "label": labels,
+                          "threshold": np.where(np.arange(200) < 100, 0.4, 0.6)})
+    repeats = {arm: [RunTest(f"{arm}{r}", table.assign(probability=1 / (1 + np.exp(-(g * (labels - 0.5) + noise)))),
+                             0.5) for r in range(3)] for arm, g in (("cnn", 0.5), ("cnn_lstm", 3.0))}
+    out = ablation.compare_arms(repeats, [0, 1, 2], design={"folds": 5, "repeats": 3}, n_boot=200)
+    assert out["design"] == {"folds": 5, "repeats": 3, "n_patients": 20, "n_test_patients": 20}
+    assert out["verdict"] == "supported"
+    few = table[table["patient"].astype(int) < 6]
+    tiny = {arm: [RunTest(arm, few.assign(probability=few["label"] * g), 0.5)] for arm, g in (("cnn", 1),
+                                                                                          ("cnn_lstm", 2))}
+    refused = ablation.compare_arms(tiny, [0], n_boot=50)
+    assert refused["verdict"] == "too few patients" and refused["difference"]["roc_auc"]["ci"] is None
+    assert "cannot be decided" in refused["conclusion"]
+
+
+def test_the_leak_is_scored_on_the_same_images_and_makes_a_row(tmp_path: Path) -> None:
+    labels, noise, patients = _test_set(1)
+    honest = [_fake_run(tmp_path / "p", TrainConfig(), 1 / (1 + np.exp(-(0.5 * (labels - 0.5) + noise))), labels,
+                        patients)]
+    leaky = [_fake_run(tmp_path / "i", TrainConfig(), 1 / (1 + np.exp(-(3 * (labels - 0.5) + noise))), labels,
+                       patients)]
+    row = leakage_row("sample", "cnn", "true", "paper", "youden", honest, leaky, n_boot=200)
+    assert set(row) >= {"dataset", "model", "labels", "image_protocol", "n_seeds", "n_patients", "threshold_rule",
+                        "patient", "image", "inflation", "decidable", "reason", "verdict"}
+    inflation = row["inflation"]["roc_auc"]
+    assert inflation["estimate"] == pytest.approx(row["image"]["roc_auc"] - row["patient"]["roc_auc"])
+    assert inflation["ci"][0] > 0 and row["verdict"] == "supported" and row["n_seeds"] == 1
+    other = _fake_run(tmp_path / "o", TrainConfig(), noise[:-2], labels[:-2], patients[:-2])
+    with pytest.raises(WorkbookError, match="different test images"):
+        leak_statistics(honest, [other])
 
 
 def test_arms_on_different_test_images_are_refused(tmp_path: Path) -> None:
@@ -67,7 +105,7 @@ def test_arms_on_different_test_images_are_refused(tmp_path: Path) -> None:
     a = _fake_run(tmp_path / "a", TrainConfig(), noise, labels, patients)
     b = _fake_run(tmp_path / "b", TrainConfig(), noise[:-2], labels[:-2], patients[:-2])
     with pytest.raises(WorkbookError, match="different test images"):
-        ablation.compare_arms([a], [b], [0], n_boot=10)
+        ablation.compare_arms({"cnn": [a], "cnn_lstm": [b]}, [0], n_boot=10)
 
 
 def test_runs_are_selected_by_settings_and_ablation_arms_kept_apart(tmp_path: Path, tiny_sample: Path) -> None:

@@ -4,7 +4,12 @@ positives, or the training prior."""
 import numpy as np
 import pytest
 
-from bc_helpers.evaluation.decisions import choose_threshold, decide_threshold, patients_per_class
+from bc_helpers.evaluation.decisions import (
+    choose_threshold,
+    decide_threshold,
+    patients_per_class,
+    sensitivity_threshold,
+)
 
 
 def _validation(n_patients: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -50,3 +55,17 @@ def test_one_class_in_validation_falls_back_to_the_training_prior() -> None:
     keep = y == 1
     choice = decide_threshold(y[keep], prob[keep], patients[keep], prior=0.37)
     assert (choice.rule, choice.threshold) == ("prior", 0.37)
+
+
+def test_sensitivity_threshold_is_the_highest_reaching_the_target_with_tied_scores() -> None:
+    """Against a brute-force search over every distinct score: roc_curve's default drop_intermediate=True
+    returned a lower threshold than needed in some of these tied cases."""
+    rng = np.random.default_rng(0)
+    for case in range(300):
+        n = int(rng.integers(6, 40))
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        prob = np.round(rng.random(n) * 0.5 + 0.4 * y, 1)  # few distinct scores: many ties
+        target = float(rng.choice([0.5, 0.8, 0.9, 0.95]))
+        reaching = [t for t in np.unique(prob) if np.mean(prob[y == 1] >= t) >= target]
+        assert sensitivity_threshold(y, prob, target) == pytest.approx(max(reaching)), case

@@ -8,14 +8,14 @@ import pytest
 from bc_helpers.evaluation.decisions import choose_threshold, sensitivity_threshold
 from bc_helpers.evaluation.metrics import (
     CI_METRICS,
-    DrawScorer,
+    PatientScorer,
     binary_metrics,
     bootstrap,
-    bootstrap_ci,
     expected_calibration_error,
     patient_metrics,
     reliability_table,
 )
+from bc_helpers.evaluation.resampling import _tail
 
 # 10 images: 4 positives, 6 negatives. At 0.5: TP=3 (0.9, 0.8, 0.6), FN=1 (0.4), FP=1 (0.7), TN=5.
 Y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0, 0])
@@ -57,12 +57,12 @@ def test_bootstrap_interval_contains_the_estimate_and_is_seeded() -> None:
     y = rng.integers(0, 2, 400)
     p = np.clip(y * 0.3 + rng.random(400) * 0.7, 0, 1)
     patients = np.repeat(np.arange(40), 10)
-    ci = bootstrap_ci(y, p, patients, 0.5, n_boot=200, seed=1)
+    ci, info = bootstrap(y, p, patients, 0.5, n_boot=200, seed=1)
     point = binary_metrics(y, p, 0.5)
     for name in ("accuracy", "roc_auc", "balanced_accuracy"):
         lo, hi = ci[name]
         assert lo < point[name] < hi and hi - lo < 0.2
-    assert ci == bootstrap_ci(y, p, patients, 0.5, n_boot=200, seed=1)
+    assert ci == bootstrap(y, p, patients, 0.5, n_boot=200, seed=1)[0] and info["decidable"]
 
 
 def test_thresholds_hand_computed() -> None:
@@ -106,14 +106,13 @@ def test_patient_level_labels_only_where_a_patient_has_one_label() -> None:
 
 def test_bootstrap_with_few_patients_warns_and_counts_its_draws() -> None:
     patients = np.array(list("aabbccddee"))  # 5 patients: a, b positive; c, d, e negative
-    with pytest.warns(UserWarning, match="only 5 test patients"):
+    with pytest.warns(UserWarning, match="too few patients: 5 test patients"):
         ci, info = bootstrap(Y, P, patients, 0.5, n_boot=300, seed=0)
     # A draw holds one class when it picks only from {a, b} or only from {c, d, e}: 2**5 + 3**5 of 5**5 draws.
     expected = (2**5 + 3**5) / 5**5 * 300
     assert abs(info["dropped_one_class"] - expected) < 4 * np.sqrt(expected)
     assert info["possible_resamples"] == 126 and 1 < info["distinct_resamples"] <= 126
-    with pytest.warns(UserWarning):
-        assert ci == bootstrap_ci(Y, P, patients, 0.5, n_boot=300, seed=0)
+    assert not info["decidable"]
 
 
 def test_reliability_bins_hold_the_right_counts_and_shares_and_the_last_bin_is_closed() -> None:
@@ -127,31 +126,39 @@ def test_reliability_bins_hold_the_right_counts_and_shares_and_the_last_bin_is_c
     assert np.isnan(table.loc[2, "observed_frequency"])
 
 
-def test_a_weighted_draw_scores_as_scikit_learn_does_on_the_resampled_images() -> None:
+def test_a_draw_scores_as_scikit_learn_does_on_the_resampled_images() -> None:
     rng = np.random.default_rng(3)
+    patients = np.repeat(np.array([f"p{i:02d}" for i in range(30)]), 10)
     y = rng.integers(0, 2, 300)
     prob = np.round(rng.random(300) * 0.6 + 0.3 * y, 2)  # rounded: many ties
-    scorer = DrawScorer(y, prob, 0.45)
-    for _ in range(5):
-        w = rng.integers(0, 3, 300)
+    names, codes = np.unique(patients, return_inverse=True)
+    scorer = PatientScorer.of(y, prob, 0.45, patients, names)
+    counts = rng.integers(0, 3, (5, 30)).astype(float)
+    scored = scorer.scores(counts)
+    for row, c in enumerate(counts):
+        w = c[codes].astype(int)
         resampled = binary_metrics(np.repeat(y, w), np.repeat(prob, w), 0.45)
-        assert scorer.scores(w.astype(float)) == pytest.approx({k: resampled[k] for k in CI_METRICS}, abs=1e-12)
-    assert np.isnan(scorer.scores((y == 1).astype(float))["roc_auc"])  # one class only
+        assert {k: v[row] for k, v in scored.items()} == pytest.approx({k: resampled[k] for k in CI_METRICS},
+                                                                        abs=1e-12)
+    only_positive = np.array([[float(y[codes == p].all()) for p in range(30)]])
+    assert np.isnan(scorer.scores(only_positive)["roc_auc"][0])  # one class only
 
 
 def test_the_bootstrap_resamples_patients_as_copies_of_their_images_would() -> None:
     rng = np.random.default_rng(4)
-    patients = np.repeat(np.array([f"p{i}" for i in range(12)]), 20)
+    patients = np.repeat(np.array([f"p{i:02d}" for i in range(12)]), 20)
     y, prob = rng.integers(0, 2, 240), rng.random(240)
-    ci = bootstrap_ci(y, prob, patients, 0.5, n_boot=50, seed=2)
+    ci, _ = bootstrap(y, prob, patients, 0.5, n_boot=50, seed=2)
     # The same draws, as concatenated copies of the drawn patients' images, scored by scikit-learn.
     names, codes = np.unique(patients, return_inverse=True)
-    draw_rng, draws = np.random.default_rng(2), {m: [] for m in CI_METRICS}
-    for _ in range(50):
-        rows = np.concatenate([np.flatnonzero(codes == i) for i in draw_rng.integers(0, len(names), len(names))])
+    picked, draws = np.random.default_rng(2).integers(0, len(names), (50, len(names))), {m: [] for m in CI_METRICS}
+    for row in picked:
+        rows = np.concatenate([np.flatnonzero(codes == i) for i in row])
         if len(np.unique(y[rows])) == 2:
             m = binary_metrics(y[rows], prob[rows], 0.5)
             for name in CI_METRICS:
                 draws[name].append(m[name])
+    tail = _tail(0.95, 12)  # the expanded percentile interval's cut for 12 patients
+    assert 0.005 < tail < 0.025
     for name, values in draws.items():
-        assert ci[name] == pytest.approx([np.quantile(values, 0.025), np.quantile(values, 0.975)], abs=1e-12)
+        assert ci[name] == pytest.approx([np.quantile(values, tail), np.quantile(values, 1 - tail)], abs=1e-12)

@@ -1,4 +1,4 @@
-"""Paired comparison of runs: DeLong's test against brute force, the paired bootstrap, the compare command."""
+"""Paired comparison of runs by patient: the compare command and its fields, seeds combined with one shared draw."""
 
 from __future__ import annotations
 
@@ -6,27 +6,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
+from fakes import write_run
 from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bc_helpers.cli import main
 from bc_helpers.errors import WorkbookError
-from bc_helpers.evaluation.paired import compare_runs, delong_test, read_run, seed_difference
-
-
-def write_run(folder: Path, y: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float = 0.5,
-              paths: list[str] | None = None, part: str = "test") -> Path:
-    """A run folder as `train` writes it: predictions.csv (val rows too) and metrics.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = paths or [f"img{i:04d}.png" for i in range(len(y))]
-    test = pd.DataFrame({"path": paths, "patient": patients, "label": y, "part": part, "probability": prob})
-    val = test.head(3).assign(path=lambda f: "val_" + f["path"], part="val")
-    frame = pd.concat([val, test]).assign(predicted=lambda f: (f["probability"] >= threshold).astype(int),
-                                          review=False)
-    frame.to_csv(folder / "predictions.csv", index=False)
-    (folder / "metrics.json").write_text(json.dumps({"threshold": threshold}))
-    return folder
+from bc_helpers.evaluation.paired import compare_runs, read_run, seed_difference
 
 
 def _data(n: int = 300, patients: int = 20, seed: int = 0, signal: float = 1.5):
@@ -36,40 +22,6 @@ def _data(n: int = 300, patients: int = 20, seed: int = 0, signal: float = 1.5):
     a = 1 / (1 + np.exp(-(signal * (2 * y - 1) + rng.normal(0, 1, n))))
     b = 1 / (1 + np.exp(-(0.5 * signal * (2 * y - 1) + rng.normal(0, 1, n))))
     return y, a, b, g
-
-
-def _brute_force_delong(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """DeLong 1988 directly: the kernel psi over every positive/negative pair, then the structural components."""
-    pos, neg = y == 1, y == 0
-    comps = []
-    for s in (a, b):
-        psi = (s[pos][:, None] > s[neg][None, :]) + 0.5 * (s[pos][:, None] == s[neg][None, :])
-        comps.append((psi.mean(), psi.mean(axis=1), psi.mean(axis=0)))
-    m, n = pos.sum(), neg.sum()
-    s10 = np.cov(np.vstack([comps[0][1], comps[1][1]]))
-    s01 = np.cov(np.vstack([comps[0][2], comps[1][2]]))
-    cov = s10 / m + s01 / n
-    return comps[0][0] - comps[1][0], cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
-
-
-def test_fast_delong_equals_brute_force_with_ties() -> None:
-    y, a, b, _ = _data(80)
-    a, b = np.round(a, 1), np.round(b, 1)  # many ties
-    result = delong_test(y, a, b)
-    difference, variance = _brute_force_delong(y, a, b)
-    assert result["auc_a"] == pytest.approx(roc_auc_score(y, a))
-    assert result["difference"] == pytest.approx(difference)
-    assert result["variance"] == pytest.approx(variance)
-    assert delong_test(y, a, a)["p_value"] == 1.0
-
-
-def test_delong_detects_a_real_difference_only() -> None:
-    y, a, b, _ = _data(600)
-    assert delong_test(y, a, b)["p_value"] < 0.01
-    _, a2, _, _ = _data(600, seed=0)
-    rng = np.random.default_rng(5)
-    noise = np.clip(a2 + rng.normal(0, 1e-3, len(a2)), 0, 1)
-    assert delong_test(y, a2, noise)["p_value"] > 0.05
 
 
 def test_compare_runs_paired_bootstrap(tmp_path: Path) -> None:
@@ -83,7 +35,8 @@ def test_compare_runs_paired_bootstrap(tmp_path: Path) -> None:
         assert set(r) == {"a", "b", "difference", "ci", "p_value"}
         assert r["difference"] == pytest.approx(r["a"] - r["b"]) and r["difference"] > 0
         assert r["ci"][0] < r["difference"] < r["ci"][1] and 0 <= r["p_value"] < 0.05
-    assert out["n_patients"] == 20 and out["n_images"] == 300 and "warning" not in out
+    assert out["n_patients"] == 20 and out["n_images"] == 300 and out["decidable"]
+    assert "patient bootstrap" in out["p_value_method"]["roc_auc"]
     same = compare_runs(ra, ra, n_boot=50)
     for name in ("roc_auc", "balanced_accuracy"):
         assert same[name]["difference"] == 0 and same[name]["ci"] == [0.0, 0.0] and same[name]["p_value"] == 1.0
@@ -107,7 +60,9 @@ def test_read_run_keeps_test_rows_only(tmp_path: Path) -> None:
     y, a, _, g = _data(60, 6)
     run = read_run(write_run(tmp_path / "a", y, a, g, 0.3))
     assert len(run.table) == 60 and run.threshold == 0.3 and not run.table["path"].str.startswith("val_").any()
-    assert "only 6 test patients" in compare_runs(tmp_path / "a", tmp_path / "a", n_boot=20)["warning"]
+    few = compare_runs(tmp_path / "a", tmp_path / "a", n_boot=20)
+    assert not few["decidable"] and few["reason"] == "too few patients: 6 test patients, at least 10 needed"
+    assert few["roc_auc"]["ci"] is None and few["roc_auc"]["p_value"] is None
 
 
 def test_seed_difference_paired_and_unpaired(tmp_path: Path) -> None:
@@ -128,3 +83,15 @@ def test_seed_difference_paired_and_unpaired(tmp_path: Path) -> None:
     assert unpaired["ci"][0] < unpaired["difference"] < unpaired["ci"][1] and not unpaired["paired"]
     with pytest.raises(WorkbookError, match="different test images"):
         seed_difference(leak_pairs, "roc_auc", paired=True, n_boot=10)
+
+
+def test_seeds_that_share_their_test_patients_share_the_draw(tmp_path: Path) -> None:
+    """Two seeds scored on the same patients are not two samples of patients: the interval of their mean is as
+    wide as one seed's when both seeds hold the same predictions (independent draws per seed made it ~1/sqrt(2)
+    as wide), and the interval over seeds is 0 wide."""
+    y, a, b, g = _data(300, 20, seed=3)
+    one = [(write_run(tmp_path / "a", y, a, g), write_run(tmp_path / "b", y, b, g))]
+    both = seed_difference(one * 2, "roc_auc", n_boot=500)
+    alone = seed_difference(one, "roc_auc", n_boot=500)
+    assert both["ci"] == pytest.approx(alone["ci"]) and both["seed_ci"] == pytest.approx([alone["difference"]] * 2)
+    assert alone["seed_ci"] is not None and np.isnan(alone["seed_ci"]).all()

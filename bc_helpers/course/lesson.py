@@ -18,6 +18,9 @@ def search_takeaway(search: GridResult) -> str:
     text = (f"**What you should see:** {chosen} scored the highest mean validation ROC-AUC, "
             f"{top['mean_roc_auc']:.3f} (± {top['std_roc_auc']:.3f} over {search.folds['fold'].nunique()} "
             f"folds{size}).")
+    if search.skipped_folds:
+        text += (f" Fold(s) {', '.join(str(f + 1) for f in search.skipped_folds)} could not score: their validation "
+                 "patients held one class.")
     if len(table) < 2:
         return text
     gap = top["mean_roc_auc"] - table["mean_roc_auc"].iloc[1]

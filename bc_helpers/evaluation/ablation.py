@@ -1,69 +1,88 @@
-"""The ablation's statistics: the CNN-LSTM's arms against the CNN's, read from their run folders.
+"""The ablation's statistics: the CNN-LSTM against each other arm (the CNN without its LSTM, the LSTM fed its
+rows shuffled, ...), read from run folders or from pooled out-of-fold predictions.
 
-The difference is paired twice: by seed (the same split for both arms) and by test patient (the bootstrap
-resamples the same patients for both arms). The arms are trained by `bc_helpers.training.experiments`.
+Every difference is paired twice: by seed or repeat (the same test images for every arm) and by test patient
+(one bootstrap draw shared by every arm, seed and repeat; paired.paired_differences). The arms are trained by
+`bc_helpers.training.experiments`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
-from .paired import METRICS, read_run, seed_difference
+from ..errors import WorkbookError
+from .paired import METRICS, RunTest, _aligned, _scorer, as_test, paired_differences
+from .resampling import verdict
 
-
-def _test_part(run_dir: Path) -> tuple[pd.DataFrame, float]:
-    """A run's test predictions (path, patient, label, probability), sorted by path, and its threshold."""
-    run = read_run(run_dir)
-    return run.table, run.threshold
+REFERENCE = "cnn_lstm"
+Runs = Sequence[str | Path | RunTest]
 
 
-def _scores(y: np.ndarray, prob: np.ndarray, threshold: float) -> dict[str, float]:
-    if len(np.unique(y)) < 2:
-        return {m: float("nan") for m in METRICS}
-    return {"roc_auc": float(roc_auc_score(y, prob)),
-            "balanced_accuracy": float(balanced_accuracy_score(y, prob >= threshold))}
+def _scores(run: RunTest) -> dict[str, float]:
+    """A run's point estimates, by the scorer that also scores the bootstrap draws."""
+    names = np.unique(run.table["patient"].astype(str))
+    scored = _scorer(run, names).scores(np.ones((1, len(names))))
+    return {m: float(scored[m][0]) for m in METRICS}
 
 
-def verdict(ci: tuple[float, float]) -> str:
-    """What an interval of the difference CNN-LSTM - CNN says about the claim that the LSTM helps."""
-    low, high = ci
-    if np.isnan(low) or np.isnan(high):
-        return "inconclusive at this size"
-    if low > 0:
-        return "supported"
-    if high < 0:
-        return "not supported"
-    return "inconclusive at this size"
+def _arm(tests: list[RunTest], seeds: Sequence[int]) -> dict:
+    """One arm's per-seed scores and their means."""
+    per_seed = [{"seed": s, "run_dir": t.name, "threshold": t.threshold, **_scores(t)}
+                for s, t in zip(seeds, tests, strict=True)]
+    return {"per_seed": per_seed, **{m: float(np.mean([r[m] for r in per_seed])) for m in METRICS}}
 
 
-def compare_arms(cnn_runs: list[Path], lstm_runs: list[Path], seeds: list[int], n_boot: int = 1000,
-                 seed: int = 0, level: float = 0.95) -> dict:
-    """ablation.json's content from the two arms' run folders (one per seed, in the same order)."""
-    parts = [(*_test_part(a), *_test_part(b)) for a, b in zip(cnn_runs, lstm_runs, strict=True)]
-    arms: dict[str, dict] = {}
-    for name, runs, k in (("cnn", cnn_runs, 0), ("cnn_lstm", lstm_runs, 2)):
-        per_seed = [{"seed": s, "run_dir": str(r), "threshold": p[k + 1],
-                     **_scores(p[k]["label"].to_numpy(), p[k]["probability"].to_numpy(), p[k + 1])}
-                    for s, r, p in zip(seeds, runs, parts, strict=True)]
-        arms[name] = {"per_seed": per_seed, **{m: float(np.mean([r[m] for r in per_seed])) for m in METRICS}}
-    difference = {}
-    for m in METRICS:  # CNN-LSTM minus CNN: each seed's test patients resampled once for both arms
-        d = seed_difference(list(zip(lstm_runs, cnn_runs, strict=True)), m, paired=True, n_boot=n_boot, seed=seed,
-                            level=level)
-        difference[m] = {"estimate": arms["cnn_lstm"][m] - arms["cnn"][m], "ci": d["ci"],
-                         "verdict": verdict(tuple(d["ci"])), "draws": n_boot - d["dropped_draws"]}
-    return {"seeds": list(seeds), "cnn": arms["cnn"], "cnn_lstm": arms["cnn_lstm"], "difference": difference,
-            "level": level, "n_boot": n_boot, "test_patients": [int(p[0]["patient"].nunique()) for p in parts],
-            "conclusion": conclusion(difference)}
+def _difference(result: dict, m: str) -> dict:
+    d = result[m]
+    return {"estimate": d["difference"], "ci": d["ci"], "seed_ci": d["seed_ci"], "p_value": d["p_value"],
+            "verdict": verdict(d["ci"], result["decidable"]) if d["ci"] is not None else verdict((0, 0), False),
+            "draws": d.get("draws", 0)}
 
 
-def conclusion(difference: dict) -> str:
+def compare_arms(arms: Mapping[str, Runs], seeds: Sequence[int], reference: str = REFERENCE,
+                 design: Mapping[str, int] | None = None, n_boot: int = 1000, seed: int = 0,
+                 level: float = 0.95) -> dict:
+    """ablation.json's content: `arms` maps each arm's name to its runs, one per seed or repeat in the order of
+    `seeds` (run folders, or RunTests such as one repeat's pooled out-of-fold predictions of a patient-grouped
+    K-fold CV). Each arm is compared to `reference` (reference - arm) on the same test images. `design`
+    gives `folds` and `repeats` (default: 1 fold, one repeat per seed). `difference` is the reference against
+    the CNN (the paper's claim), `differences` every arm; the top-level `verdict` is the claim's, by ROC-AUC."""
+    if reference not in arms or len(arms) < 2:
+        raise WorkbookError(f"the ablation needs the arm {reference!r} and at least one other: got {sorted(arms)}")
+    tests = {name: [as_test(r) for r in runs] for name, runs in arms.items()}
+    for name, runs in tests.items():
+        if len(runs) != len(seeds):
+            raise WorkbookError(f"arm {name!r} has {len(runs)} runs for {len(seeds)} seeds")
+        for ref, other in zip(tests[reference], runs, strict=True):
+            _aligned(ref, other)
+    others = [name for name in tests if name != reference]
+    results = {name: paired_differences(tests[reference], tests[name], n_boot, seed, level) for name in others}
+    differences = {name: {m: _difference(r, m) for m in METRICS} for name, r in results.items()}
+    main = "cnn" if "cnn" in others else others[0]
+    first = results[main]
+    design = dict(design or {})
+    out: dict = {"seeds": list(seeds), **{name: _arm(runs, seeds) for name, runs in tests.items()},
+                 "reference": reference, "compared": main, "difference": differences[main],
+                 "differences": differences, "level": level, "n_boot": n_boot,
+                 "test_patients": [int(t.table["patient"].nunique()) for t in tests[reference]],
+                 "design": {"folds": int(design.get("folds", 1)), "repeats": int(design.get("repeats", len(seeds))),
+                            "n_patients": first["n_patients"], "n_test_patients": first["n_test_patients"]},
+                 "decidable": first["decidable"], "reason": first["reason"],
+                 "verdict": differences[main]["roc_auc"]["verdict"]}
+    out["conclusion"] = conclusion(out["difference"], first["reason"], main)
+    return out
+
+
+def conclusion(difference: dict, reason: str = "", compared: str = "cnn") -> str:
     """One sentence, computed from the ROC-AUC interval (the threshold-free metric)."""
     d = difference["roc_auc"]
+    what = "the LSTM improves on the same CNN" if compared == "cnn" else f"{REFERENCE} improves on {compared}"
+    if d["ci"] is None:
+        return (f"The claim that {what} cannot be decided here ({reason}): ROC-AUC difference "
+                f"{d['estimate']:+.3f}, no interval.")
     low, high = d["ci"]
-    return (f"The claim that the LSTM improves on the same CNN is {d['verdict']}: ROC-AUC difference "
-            f"{d['estimate']:+.3f} (95% interval {low:+.3f} to {high:+.3f}, paired by seed and test patient).")
+    return (f"The claim that {what} is {d['verdict']}: ROC-AUC difference {d['estimate']:+.3f} (95% interval "
+            f"{low:+.3f} to {high:+.3f}, paired by seed and test patient).")

@@ -35,8 +35,10 @@ def youden_threshold(y_true: np.ndarray, prob: np.ndarray) -> float:
 
 
 def sensitivity_threshold(y_true: np.ndarray, prob: np.ndarray, target: float = 0.95) -> float:
-    """The highest threshold whose sensitivity still reaches `target`: the most specific such operating point."""
-    fpr, tpr, thresholds = roc_curve(y_true, prob)
+    """The highest threshold whose sensitivity still reaches `target`: the most specific such operating point.
+    Every distinct score is a candidate (drop_intermediate=False): the default drops points of the curve, and the
+    first point left that reaches the target can lie below the highest threshold that does."""
+    fpr, tpr, thresholds = roc_curve(y_true, prob, drop_intermediate=False)
     reaching = np.flatnonzero(tpr >= target)
     return float(min(thresholds[reaching[0]], 1.0))
 

@@ -22,9 +22,10 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
+from .resampling import PatientDraws, decidable, percentile_interval
+
 CI_METRICS = ("accuracy", "sensitivity", "specificity", "balanced_accuracy", "f1", "roc_auc")
 CALIBRATION_BINS = 10
-MIN_BOOTSTRAP_PATIENTS = 10  # fewer test patients: the bootstrap warns
 PATIENT_LABEL_METRICS = ("accuracy", "sensitivity", "specificity", "precision", "f1", "balanced_accuracy", "roc_auc",
                          "pr_auc", "brier", "ece")
 
@@ -112,33 +113,49 @@ def patient_metrics(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, 
     return result | {name: float("nan") for name in PATIENT_LABEL_METRICS} | {"n_images": int(len(y_true))}
 
 
-class DrawScorer:
-    """CI_METRICS of one test set under per-image weights: a bootstrap draw, coded as how often each image's
-    patient was drawn, scores exactly as the resampled set would, without copying it. numpy alone: a draw costs
-    microseconds, where scikit-learn's input checks cost milliseconds per metric and draw."""
+class PatientScorer:
+    """CI_METRICS of one test set for many bootstrap draws at once. A draw is a row of counts over patients
+    (resampling.PatientDraws); every metric is a sum over the drawn patients' images, so each patient is
+    summarised once: its positives, negatives, true positives and true negatives, and for ROC-AUC the
+    Mann-Whitney count of each patient's positives against each patient's negatives (ties count a half, as in
+    roc_auc_score). A draw then costs a few matrix products, whatever the number of images: that is what makes
+    coverage simulations of thousands of replicates run in seconds."""
 
-    def __init__(self, y: np.ndarray, prob: np.ndarray, threshold: float) -> None:
-        self.y = np.asarray(y).astype(int)
-        self.predicted = (np.asarray(prob) >= threshold).astype(int)
-        self.values, self.inverse = np.unique(np.asarray(prob, dtype=float), return_inverse=True)
+    def __init__(self, y: np.ndarray, prob: np.ndarray, predicted: np.ndarray, codes: np.ndarray, k: int) -> None:
+        y = np.asarray(y).astype(int)
+        hit = np.asarray(predicted).astype(int) == y
+        codes = np.asarray(codes)
+        self.pos, self.neg = (np.bincount(codes, (y == c).astype(float), k) for c in (1, 0))
+        self.tp, self.tn = (np.bincount(codes, ((y == c) & hit).astype(float), k) for c in (1, 0))
+        values, inverse = np.unique(np.asarray(prob, dtype=float), return_inverse=True)
+        pos_at, neg_at = np.zeros((k, len(values))), np.zeros((k, len(values)))
+        np.add.at(pos_at, (codes[y == 1], inverse[y == 1]), 1.0)
+        np.add.at(neg_at, (codes[y == 0], inverse[y == 0]), 1.0)
+        below = np.cumsum(neg_at, axis=1) - 0.5 * neg_at  # negatives of each patient under each value
+        self.pairs = pos_at @ below.T  # [p, q]: pairs (positive of p, negative of q) ranked right
 
-    def scores(self, w: np.ndarray) -> dict[str, float]:
-        """The metrics with image i counted w[i] times (NaN for all when a class has no weight). ROC-AUC is the
-        Mann-Whitney statistic with ties counted a half, which is what roc_auc_score computes."""
-        pos, neg = w * self.y, w * (1 - self.y)
-        w_pos, w_neg = pos.sum(), neg.sum()
-        if w_pos == 0 or w_neg == 0:
-            return {name: float("nan") for name in CI_METRICS}
-        pos_at = np.bincount(self.inverse, pos, len(self.values))
-        neg_at = np.bincount(self.inverse, neg, len(self.values))
-        below = np.cumsum(neg_at) - neg_at
-        tp, tn = (pos * self.predicted).sum(), (neg * (1 - self.predicted)).sum()
-        fp, fn = w_neg - tn, w_pos - tp
+    @classmethod
+    def of(cls, y: np.ndarray, prob: np.ndarray, threshold: float | np.ndarray, patients: np.ndarray,
+           names: np.ndarray) -> PatientScorer:
+        """A test set with per-patient names among `names` (sorted); `threshold` a number or one per image."""
+        prob = np.asarray(prob, dtype=float)
+        return cls(y, prob, prob >= np.asarray(threshold), np.searchsorted(names, np.asarray(patients).astype(str)),
+                   len(names))
+
+    def scores(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """The metrics of each draw (a row of `counts`, one column per patient; one row for the point
+        estimate is np.ones((1, k))). NaN in a draw that leaves a class without images."""
+        c = np.atleast_2d(np.asarray(counts, dtype=float))
+        w_pos, w_neg, tp, tn = c @ self.pos, c @ self.neg, c @ self.tp, c @ self.tn
+        ok = (w_pos > 0) & (w_neg > 0)
+        w_pos, w_neg = np.where(ok, w_pos, np.nan), np.where(ok, w_neg, np.nan)
         sens, spec = tp / w_pos, tn / w_neg
-        return {"accuracy": float((tp + tn) / (w_pos + w_neg)), "sensitivity": float(sens),
-                "specificity": float(spec), "balanced_accuracy": float((sens + spec) / 2),
-                "f1": float(2 * tp / (2 * tp + fp + fn)) if tp else 0.0,
-                "roc_auc": float((pos_at * (below + 0.5 * neg_at)).sum() / (w_pos * w_neg))}
+        fp, fn = w_neg - tn, w_pos - tp
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = np.where(tp > 0, 2 * tp / (2 * tp + fp + fn), np.where(ok, 0.0, np.nan))
+        return {"accuracy": (tp + tn) / (w_pos + w_neg), "sensitivity": sens, "specificity": spec,
+                "balanced_accuracy": (sens + spec) / 2, "f1": f1,
+                "roc_auc": ((c @ self.pairs) * c).sum(axis=1) / (w_pos * w_neg)}
 
 
 def bootstrap(
@@ -146,41 +163,23 @@ def bootstrap(
     n_boot: int = 500, seed: int = 0, level: float = 0.95,
 ) -> tuple[dict[str, list[float]], dict]:
     """Percentile intervals, resampling whole patients with replacement (images of a patient are not
-    independent), and what the draws were: how many were dropped for holding one class, how many distinct
-    resamples there were (of C(2k-1, k) possible for k patients). Under 10 patients it warns: the interval
-    then rests on few distinct resamples."""
-    names, codes = np.unique(np.asarray(patients).astype(str), return_inverse=True)
-    scorer, k = DrawScorer(y_true, prob, threshold), len(names)
-    rng = np.random.default_rng(seed)
-    draws: dict[str, list[float]] = {m: [] for m in CI_METRICS}
-    seen, dropped = set(), 0
-    for _ in range(n_boot):
-        picked = rng.integers(0, k, k)
-        seen.add(tuple(np.sort(picked)))
-        m = scorer.scores(np.bincount(picked, minlength=k)[codes].astype(float))
-        if np.isnan(m["roc_auc"]):
-            dropped += 1
-            continue
-        for name in CI_METRICS:
-            draws[name].append(m[name])
-    alpha = (1 - level) / 2
-    ci = {name: [float(np.quantile(v, alpha)), float(np.quantile(v, 1 - alpha))] if v else [float("nan")] * 2
-          for name, v in draws.items()}
-    info = {"n_boot": n_boot, "dropped_one_class": dropped, "n_patients": k, "distinct_resamples": len(seen),
-            "possible_resamples": math.comb(2 * k - 1, k) if k else 0, "level": level}
-    if k < MIN_BOOTSTRAP_PATIENTS:
-        info["warning"] = (f"only {k} test patients: {len(seen)} distinct resamples, {dropped} of {n_boot} draws "
-                           "dropped for holding one class; the interval is rough")
+    independent; resampling.PatientDraws) and expanded for few patients (resampling.percentile_interval), and
+    what the draws were: how many distinct resamples there were, of how many possible. A test set too small
+    for a verdict (resampling.decidable) warns: its interval rests on few distinct resamples and misses more
+    often than it says."""
+    draws = PatientDraws.of(y_true, patients)
+    counts = draws.counts(n_boot, seed)
+    scored = PatientScorer.of(y_true, prob, threshold, patients, draws.names).scores(counts)
+    ci = {name: percentile_interval(scored[name], level, len(draws.names)) for name in CI_METRICS}
+    ok, reason = decidable(y_true, patients)
+    info = {"n_boot": n_boot, "dropped_one_class": int(np.isnan(scored["roc_auc"]).sum()),
+            "n_patients": len(draws.names), "distinct_resamples": len(np.unique(counts, axis=0)),
+            "possible_resamples": math.comb(2 * len(draws.names) - 1, len(draws.names)),
+            "level": level, "interval": "expanded percentile (Hesterberg 2015)", "decidable": ok, "reason": reason}
+    if not ok:
+        info["warning"] = f"{reason}: the interval rests on {info['distinct_resamples']} distinct resamples"
         warnings.warn(info["warning"], stacklevel=2)
     return ci, info
-
-
-def bootstrap_ci(
-    y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float = 0.5,
-    n_boot: int = 500, seed: int = 0, level: float = 0.95,
-) -> dict[str, list[float]]:
-    """The intervals of `bootstrap` alone."""
-    return bootstrap(y_true, prob, patients, threshold, n_boot, seed, level)[0]
 
 
 def evaluation_report(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, threshold: float, seed: int = 0,

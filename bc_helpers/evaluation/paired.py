@@ -1,9 +1,11 @@
-"""Comparing two runs fairly: on the same test images, a patient-level paired bootstrap of the difference
-and DeLong's test for ROC-AUC; over several seeds, a combined difference with a bootstrap interval.
+"""Comparing runs fairly, by patient: two runs on the same test images, and several seeds (or repeats of a
+cross-validation) combined.
 
-A bootstrap draw resamples test patients with replacement (images of one patient are not independent).
-It is coded as integer weights per image (how often its patient was drawn), which gives the metrics of the
-resampled set exactly, without copying it.
+Every interval and p-value here comes from one bootstrap over test patients (resampling.PatientDraws): each
+draw is shared by every arm and every seed scored on the same patients, so a seed that tests the same
+patients as another does not count as new evidence about them. Images are never taken as independent: a
+test that did (DeLong's, on images) rejected a true null most of the time when patients differ. Beside the
+interval over patients stands the interval over seeds (`seed_ci`), the spread that training adds.
 """
 
 from __future__ import annotations
@@ -14,23 +16,27 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from ..errors import WorkbookError
 from ..runs.folders import RunFolder
-from .metrics import MIN_BOOTSTRAP_PATIENTS, DrawScorer
+from .metrics import PatientScorer
+from .resampling import PatientDraws, decidable, percentile_interval, percentile_p, seed_interval
 
 METRICS = ("roc_auc", "balanced_accuracy")
+METHOD = "patient bootstrap, expanded percentile (Hesterberg 2015), one draw shared by every run and seed"
 
 
 @dataclass
 class RunTest:
-    """A run's test predictions (one row per image, sorted by path) and its decision threshold."""
+    """A run's test predictions (one row per image, sorted by path) and its decision threshold. A table with a
+    `threshold` column (pooled out-of-fold predictions, each fold with its own) uses that per image."""
 
     name: str
-    table: pd.DataFrame  # path, patient, label, probability
+    table: pd.DataFrame  # path, patient, label, probability[, threshold]
     threshold: float
 
+    def thresholds(self) -> float | np.ndarray:
+        return self.table["threshold"].to_numpy(dtype=float) if "threshold" in self.table else self.threshold
 
 def read_run(run_dir: str | Path) -> RunTest:
     """The test part of a run folder (its predictions, sorted by path) and the threshold its metrics hold."""
@@ -47,59 +53,9 @@ def read_run(run_dir: str | Path) -> RunTest:
     return RunTest(str(run.path), test, float(run.read_metrics()["threshold"]))
 
 
-def delong_test(y_true: np.ndarray, prob_a: np.ndarray, prob_b: np.ndarray) -> dict:
-    """DeLong's test of equal ROC-AUCs of two scores on the same images (the fast algorithm of Sun & Xu 2014:
-    the structural components come from midranks, O(n log n)). Returns both AUCs, their difference, its
-    variance, z and the two-sided p-value (1.0 when the variance is 0, e.g. identical scores)."""
-    y_true = np.asarray(y_true).astype(int)
-    if len(np.unique(y_true)) < 2:
-        raise WorkbookError("DeLong's test needs both classes among the test images")
-    scores = np.vstack([np.asarray(prob_a, dtype=float), np.asarray(prob_b, dtype=float)])
-    aucs, cov = _delong_components(scores[:, y_true == 1], scores[:, y_true == 0])
-    variance = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
-    difference = float(aucs[0] - aucs[1])
-    if variance <= 1e-15:
-        z, p = 0.0, 1.0
-    else:
-        z = difference / np.sqrt(variance)
-        p = float(2 * norm.sf(abs(z)))
-    return {"auc_a": float(aucs[0]), "auc_b": float(aucs[1]), "difference": difference, "variance": variance,
-            "z": float(z), "p_value": p}
-
-
-def _midrank(x: np.ndarray) -> np.ndarray:
-    """Ranks from 1, ties sharing the mean of their ranks."""
-    order = np.argsort(x, kind="mergesort")
-    sorted_x = x[order]
-    _, first, counts = np.unique(sorted_x, return_index=True, return_counts=True)
-    ranks_sorted = np.repeat(first + (counts + 1) / 2.0, counts)
-    out = np.empty(len(x))
-    out[order] = ranks_sorted
-    return out
-
-
-def _delong_components(positives: np.ndarray, negatives: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """AUCs (k,) and their covariance (k, k) from scores of k classifiers on m positives and n negatives."""
-    m, n = positives.shape[1], negatives.shape[1]
-    tx = np.array([_midrank(row) for row in positives])
-    ty = np.array([_midrank(row) for row in negatives])
-    tz = np.array([_midrank(row) for row in np.hstack([positives, negatives])])
-    aucs = tz[:, :m].sum(axis=1) / (m * n) - (m + 1) / (2.0 * n)
-    v01 = (tz[:, :m] - tx) / n  # per positive: share of negatives it beats
-    v10 = 1.0 - (tz[:, m:] - ty) / m  # per negative: share of positives that beat it
-    cov = np.atleast_2d(np.cov(v01)) / m + np.atleast_2d(np.cov(v10)) / n
-    return aucs, cov
-
-
-class _PatientDraws:
-    """Integer image weights for patient-level bootstrap draws over one test set."""
-
-    def __init__(self, patients: np.ndarray) -> None:
-        self.codes, self.names = pd.factorize(np.asarray(patients).astype(str))
-
-    def weights(self, rng: np.random.Generator) -> np.ndarray:
-        k = len(self.names)
-        return np.bincount(rng.integers(0, k, k), minlength=k)[self.codes].astype(float)
+def as_test(run: RunTest | str | Path) -> RunTest:
+    """A run folder read as its test predictions; a RunTest (e.g. pooled out-of-fold predictions) as it is."""
+    return run if isinstance(run, RunTest) else read_run(run)
 
 
 def _aligned(a: RunTest, b: RunTest) -> None:
@@ -111,99 +67,98 @@ def _aligned(a: RunTest, b: RunTest) -> None:
         )
 
 
-def _interval(draws: np.ndarray, level: float) -> list[float]:
-    kept = draws[~np.isnan(draws)]
-    if not len(kept):
-        return [float("nan")] * 2
-    alpha = (1 - level) / 2
-    return [float(np.quantile(kept, alpha)), float(np.quantile(kept, 1 - alpha))]
+def _union(runs: Sequence[RunTest]) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and patients of every image of every run, each image once (by path)."""
+    frame = pd.concat([r.table[["path", "patient", "label"]] for r in runs]).drop_duplicates("path")
+    return frame["label"].to_numpy(), frame["patient"].astype(str).to_numpy()
 
 
-def _bootstrap_p(draws: np.ndarray, observed: float) -> float:
-    """Two-sided p-value of 'no difference': the bootstrap distribution shifted to the null,
-    (1 + #{|d* - d| >= |d|}) / (B + 1); 1.0 for an observed difference of 0."""
-    kept = draws[~np.isnan(draws)]
-    if observed == 0 or not len(kept):
-        return 1.0
-    return float((1 + np.sum(np.abs(kept - observed) >= abs(observed))) / (len(kept) + 1))
+def _scorer(run: RunTest, names: np.ndarray) -> PatientScorer:
+    t = run.table
+    return PatientScorer.of(t["label"].to_numpy(), t["probability"].to_numpy(), run.thresholds(),
+                            t["patient"].to_numpy(), names)
+
+
+def paired_differences(a: Sequence[RunTest], b: Sequence[RunTest], n_boot: int = 2000, seed: int = 0,
+                       level: float = 0.95, metrics: Sequence[str] = METRICS) -> dict:
+    """A - B over seeds: a[s] and b[s] are seed s's two runs (the same test images for a paired comparison, or
+    two test sets). The estimate is the mean over seeds of each seed's difference. One bootstrap draw resamples
+    the union of all test patients and scores every run on the drawn patients it holds, so seeds that share
+    test patients share the draw; `ci` is the percentile interval of the draws' mean difference, `p_value`
+    the p-value that agrees with it, `seed_ci` the t interval over the seeds' differences (training
+    variance). A union too small for a verdict (resampling.decidable) is refused: `ci`, `p_value` and
+    `seed_ci` are None and `reason` says why."""
+    if not a or len(a) != len(b):
+        raise WorkbookError(f"one run of each arm per seed is needed: got {len(a)} and {len(b)}")
+    labels, patients = _union([*a, *b])
+    ok, reason = decidable(labels, patients)
+    draws = PatientDraws.of(labels, patients)
+    counts = draws.counts(n_boot, seed) if ok else np.ones((0, len(draws.names)))
+    ones = np.ones((1, len(draws.names)))
+    out: dict = {"n_seeds": len(a), "n_patients": len(draws.names),
+                 "n_test_patients": min(int(r.table["patient"].nunique()) for r in (*a, *b)),
+                 "n_boot": n_boot if ok else 0, "level": level, "decidable": ok, "reason": reason, "method": METHOD}
+    scorers = [(_scorer(x, draws.names), _scorer(y, draws.names)) for x, y in zip(a, b, strict=True)]
+    points = [(sa.scores(ones), sb.scores(ones)) for sa, sb in scorers]
+    with np.errstate(invalid="ignore"):
+        drawn = [(sa.scores(counts), sb.scores(counts)) for sa, sb in scorers] if ok else []
+    for m in metrics:
+        point = np.array([[pa[m][0], pb[m][0]] for pa, pb in points])
+        per_seed = point[:, 0] - point[:, 1]
+        result = {"a": float(np.mean(point[:, 0])), "b": float(np.mean(point[:, 1])),
+                  "difference": float(np.mean(per_seed)), "ci": None, "p_value": None, "seed_ci": None,
+                  "per_seed": [float(d) for d in per_seed]}
+        if ok:
+            diffs = np.stack([da[m] - db[m] for da, db in drawn])
+            combined = np.full(n_boot, np.nan)
+            some = ~np.isnan(diffs).all(axis=0)
+            combined[some] = np.nanmean(diffs[:, some], axis=0)
+            k = len(draws.names)
+            result |= {"ci": percentile_interval(combined, level, k), "p_value": percentile_p(combined, k),
+                       "seed_ci": seed_interval(per_seed, level), "draws": int(some.sum())}
+        out[m] = result
+    return out
 
 
 def compare_runs(run_a: str | Path, run_b: str | Path, n_boot: int = 2000, seed: int = 0,
                  level: float = 0.95) -> dict:
-    """Run A against run B on the same test images: for roc_auc and balanced_accuracy, each run's value, the
-    difference A - B, a patient-level paired bootstrap interval (each draw resamples patients once and scores
-    both runs on it, each at its own threshold), and a p-value (DeLong's test for ROC-AUC, the bootstrap for
-    balanced accuracy). Draws holding one class only are dropped and counted.
-
-    DeLong's test treats images as independent; patches of one patient are not, so with few patients its
-    p-value is too small, and the patient-level interval is the figure to read (under 10 patients the result
-    carries a `warning`)."""
+    """Run A against run B on the same test images: for roc_auc and balanced_accuracy, each run's value (each
+    at its own threshold), the difference A - B, its patient-bootstrap interval and the p-value that agrees
+    with it (paired_differences). `decidable` and `reason` say whether the test patients can carry a verdict;
+    when they cannot, `ci` and `p_value` are null."""
     a, b = read_run(run_a), read_run(run_b)
     _aligned(a, b)
-    y, groups = a.table["label"].to_numpy(), a.table["patient"].to_numpy()
-    sa, sb = (DrawScorer(y, r.table["probability"].to_numpy(), r.threshold) for r in (a, b))
-    ones = np.ones(len(y))
-    point_a, point_b = sa.scores(ones), sb.scores(ones)
-    draws = _PatientDraws(groups)
-    rng = np.random.default_rng(seed)
-    diffs = {name: np.empty(n_boot) for name in METRICS}
-    for i in range(n_boot):
-        w = draws.weights(rng)
-        da, db = sa.scores(w), sb.scores(w)
-        for name in METRICS:
-            diffs[name][i] = da[name] - db[name]
-    delong = delong_test(y, a.table["probability"].to_numpy(), b.table["probability"].to_numpy())
-    out: dict = {"run_a": a.name, "run_b": b.name, "n_images": int(len(y)), "n_patients": int(len(draws.names)),
-                 "n_boot": n_boot, "dropped_draws": int(np.isnan(diffs["roc_auc"]).sum()), "level": level,
-                 "p_value_method": {"roc_auc": "DeLong (Sun & Xu 2014), images taken as independent",
-                                    "balanced_accuracy": "patient-level paired bootstrap"}}
-    if len(draws.names) < MIN_BOOTSTRAP_PATIENTS:
-        out["warning"] = (f"only {len(draws.names)} test patients: the bootstrap has few distinct resamples and "
-                          "DeLong's p-value ignores that images of a patient are alike; read both with care")
-    for name in METRICS:
-        difference = point_a[name] - point_b[name]
-        p = delong["p_value"] if name == "roc_auc" else _bootstrap_p(diffs[name], difference)
-        out[name] = {"a": point_a[name], "b": point_b[name], "difference": difference,
-                     "ci": _interval(diffs[name], level), "p_value": p}
+    result = paired_differences([a], [b], n_boot, seed, level)
+    out: dict = {"run_a": a.name, "run_b": b.name, "n_images": len(a.table), "n_patients": result["n_patients"],
+                 "n_boot": result["n_boot"], "level": level, "decidable": result["decidable"],
+                 "reason": result["reason"], "p_value_method": {m: METHOD for m in METRICS}}
+    for m in METRICS:
+        out[m] = {k: result[m][k] for k in ("a", "b", "difference", "ci", "p_value")}
     return out
 
 
-def seed_difference(pairs: Sequence[tuple[str | Path, str | Path]], metric: str = "roc_auc", paired: bool = True,
-                    n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """The difference A - B of `metric` over several seeds, one (run_a, run_b) pair per seed, with a
-    bootstrap interval of the mean over seeds.
-
-    paired=True (e.g. CNN against CNN-LSTM, same split per seed): within each seed, a draw resamples that
-    seed's test patients once and scores both runs on it; the seeds are resampled independently of each other
-    and a draw's combined difference is the mean of its per-seed differences.
-    paired=False (e.g. the leak: image split against patient split, whose test sets differ): within each seed,
-    each run's test patients are resampled separately (an unpaired bootstrap by patient); seeds are combined
-    the same way. The interval is the percentile interval of the combined draws; it reflects test-patient
-    sampling within the seeds given, and the seeds' spread through the mean (`per_seed` lists each seed's
-    difference)."""
+def seed_difference(pairs: Sequence[tuple[str | Path | RunTest, str | Path | RunTest]], metric: str = "roc_auc",
+                    paired: bool = True, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+    """The difference A - B of `metric` over several seeds, one (run_a, run_b) pair per seed (run folders or
+    RunTests), by paired_differences: one patient draw shared by every run, so seeds that test the same
+    patients are not counted as independent evidence, and seeds that test different patients are each scored on
+    the drawn patients they hold. paired=True checks that each seed's two runs hold the same test images (an
+    arm against another); paired=False allows two test sets (e.g. two splits)."""
     if metric not in METRICS:
         raise WorkbookError(f"unknown metric {metric!r}: choose one of {', '.join(METRICS)}")
     if not pairs:
         raise WorkbookError("seed_difference needs at least one (run_a, run_b) pair")
-    rng = np.random.default_rng(seed)
-    per_seed, combined = [], np.zeros(n_boot)
-    for run_a, run_b in pairs:
-        a, b = read_run(run_a), read_run(run_b)
-        if paired:
-            _aligned(a, b)
-        scorers = [DrawScorer(r.table["label"].to_numpy(), r.table["probability"].to_numpy(), r.threshold)
-                   for r in (a, b)]
-        draws = [_PatientDraws(r.table["patient"].to_numpy()) for r in (a, b)]
-        ones = [np.ones(len(r.table)) for r in (a, b)]
-        diff = scorers[0].scores(ones[0])[metric] - scorers[1].scores(ones[1])[metric]
-        per_seed.append({"run_a": a.name, "run_b": b.name, "difference": float(diff)})
-        for i in range(n_boot):
-            wa = draws[0].weights(rng)
-            wb = wa if paired else draws[1].weights(rng)
-            combined[i] += scorers[0].scores(wa)[metric] - scorers[1].scores(wb)[metric]
-    combined /= len(pairs)
-    return {"metric": metric, "difference": float(np.mean([s["difference"] for s in per_seed])),
-            "ci": _interval(combined, level), "n_seeds": len(pairs), "seed_std": float(
-                np.std([s["difference"] for s in per_seed], ddof=1)) if len(pairs) > 1 else float("nan"),
-            "dropped_draws": int(np.isnan(combined).sum()), "paired": paired, "n_boot": n_boot,
+    tests = [(as_test(x), as_test(y)) for x, y in pairs]
+    if paired:
+        for x, y in tests:
+            _aligned(x, y)
+    result = paired_differences([x for x, _ in tests], [y for _, y in tests], n_boot, seed, level, (metric,))
+    d = result[metric]
+    per_seed = [{"run_a": x.name, "run_b": y.name, "difference": v} for (x, y), v in zip(tests, d["per_seed"],
+                                                                                            strict=True)]
+    return {"metric": metric, "difference": d["difference"], "ci": d["ci"], "p_value": d["p_value"],
+            "seed_ci": d["seed_ci"], "n_seeds": len(tests),
+            "seed_std": float(np.std(d["per_seed"], ddof=1)) if len(tests) > 1 else float("nan"),
+            "dropped_draws": result["n_boot"] - d.get("draws", 0), "paired": paired, "n_boot": result["n_boot"],
+            "n_patients": result["n_patients"], "decidable": result["decidable"], "reason": result["reason"],
             "per_seed": per_seed}

@@ -54,7 +54,7 @@ def run_ablation(config: TrainConfig, root: str | Path, seeds: list[int], main_r
         for arm, arm_config in arms.items():
             mine = arm == "cnn_lstm" and arm_config == replace(config, model="cnn_lstm")
             runs[arm].append(main_run if mine else train_arm(arm_config, arm_dir(root, arm_config), pool))
-    result = compare_arms(runs["cnn"], runs["cnn_lstm"], seeds, seed=config.seed)
+    result = compare_arms(runs, seeds, seed=config.seed)
     result["config"] = {"dataset": config.dataset, "protocol": config.protocol, "epochs": config.epochs,
                         "balance": config.balance, "image_size": config.image_size,
                         "learning_rate": config.learning_rate, "hparams": asdict(config)["hparams"]}

@@ -51,6 +51,7 @@ class GridResult:
     best: dict  # the best setting's model hyperparameters (highest mean validation ROC-AUC), for build_model
     learning_rate: float | None = None  # the best setting's learning rate, when the grid has one
     budget: SearchBudget | None = None  # what the search could spend, when it was given as a budget
+    skipped_folds: tuple[int, ...] = ()  # folds left out because their validation part held one class
 
     def train_config(self, base: TrainConfig) -> TrainConfig:
         """`base` with the best setting: its model hyperparameters over base.hparams, and its learning rate."""
@@ -87,6 +88,10 @@ def grid_search(config: TrainConfig, grid: dict | list[dict] | None = None, budg
                          seed=config.seed, verbose=verbose, balancing=config.balance,
                          pool=shared_pool() if pool is None else pool, base_hparams=config.hparams)
     return dataclasses.replace(result, budget=budget)
+def one_class_folds(splits: list, labels: np.ndarray) -> tuple[int, ...]:
+    """The folds whose validation part holds one class: ROC-AUC is undefined there, so they cannot score a
+    setting, and averaging over the others must be said, not done silently."""
+    return tuple(fold for fold, (_, val_idx) in enumerate(splits) if len(np.unique(labels[val_idx])) < 2)
 
 
 @tf_log_level("ERROR")
@@ -107,9 +112,16 @@ def search_arrays(
     settings = list(ParameterGrid(grid))
     keys = list(dict.fromkeys(k for s in settings for k in s))
     splits = grouped_folds(labels, groups, folds, seed)
+    skipped = one_class_folds(splits, labels)
+    if skipped:
+        message = (f"grid search: fold(s) {', '.join(str(f + 1) for f in skipped)} of {folds} skipped, their "
+                   f"validation part holds one class; scores average over {folds - len(skipped)} fold(s)")
+        print(message)
     records, own_pool = [], pool is None
     pool = ModelPool() if pool is None else pool
     for fold, (fit_idx, val_idx) in enumerate(splits):
+        if fold in skipped:
+            continue
         for k, setting in enumerate(settings):
             hparams = {**(base_hparams or {}), **{key: v for key, v in setting.items() if key not in COMPILE_KEYS}}
             start = time.perf_counter()
@@ -134,7 +146,7 @@ def search_arrays(
     table = table.reset_index().sort_values("mean_roc_auc", ascending=False, ignore_index=True)
     best = settings[int(table.loc[0, "setting"])]
     return GridResult(table, per_fold, {k: v for k, v in best.items() if k not in COMPILE_KEYS},
-                      best.get("learning_rate"))
+                      best.get("learning_rate"), skipped_folds=skipped)
 
 
 def _fold_dataset(net: keras.Model, images: np.ndarray, fit_rows: np.ndarray, fit_labels: np.ndarray,
