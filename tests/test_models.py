@@ -146,6 +146,30 @@ def test_fused_batch_norm_computes_what_keras_batch_norm_does() -> None:
     assert not np.allclose(plain[5], 1.0)  # the moving variance did move
 
 
+def test_fused_batch_norm_reads_only_options_this_keras_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras 3.13 (Colab's) has no `renorm`; 3.14 added it. The fused path is chosen from the layer's config,
+    so it runs on both, and an option it does not implement, set away from its default, hands the step to
+    Keras's own BatchNormalization."""
+    assert FusedBatchNormalization(momentum=0.9).fusable()
+    assert not FusedBatchNormalization(center=False).fusable()
+    assert not FusedBatchNormalization(synchronized=True).fusable()
+    config = FusedBatchNormalization().get_config()
+    monkeypatch.setattr(FusedBatchNormalization, "get_config", lambda self: {**config, "a_later_option": True})
+    assert not FusedBatchNormalization().fusable()
+
+
+@pytest.mark.skipif("renorm" not in keras.layers.BatchNormalization().get_config(),
+                    reason="this Keras's BatchNormalization has no batch renormalisation (added in Keras 3.14)")
+def test_fused_batch_norm_with_renorm_trains_as_keras_does() -> None:
+    x = tf.constant(np.random.default_rng(2).normal(1, 2, (8, 6, 6, 4)).astype("float32"))
+    layer = FusedBatchNormalization(momentum=0.9, renorm=True)
+    fused = _bn_step(layer, x)
+    assert not layer.fusable()
+    plain = _bn_step(keras.layers.BatchNormalization(momentum=0.9, renorm=True), x)
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_model_with_fused_batch_norm_saves_and_loads_safely(tmp_path) -> None:
     model = build_model("cnn_lstm", image_size=24)
     model.save(tmp_path / "m.keras")
