@@ -140,3 +140,16 @@ def test_prediction_viewer_draws_grad_cam_for_each_outcome_present(capsys: pytes
     outcome = viewer.widget.children[0].children[0]
     assert [label for label, _ in outcome.options] == ["all (6)", "TP (2)", "FP (2)", "TN (1)", "FN (1)"]
     assert base64.b64decode(viewer._repr_mimebundle_()["image/png"]).startswith(b"\x89PNG")
+
+
+def test_widget_bundle_is_the_same_on_ipywidgets_7_and_8(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Colab ships ipywidgets 7.7.1, whose widgets have no `_repr_mimebundle_`; Kaggle and `make setup` have 8.
+    The fallback builds the bundle that 7 displays, which is also what 8 returns."""
+    import ipywidgets as w
+
+    box = w.VBox([w.Label("x")])
+    bundle = widgets.widget_bundle(box)
+    assert bundle[WIDGET_VIEW] == {"version_major": 2, "version_minor": 0, "model_id": box.model_id}
+    if hasattr(w.Widget, "_repr_mimebundle_"):  # ipywidgets 8: take 7's path and compare
+        monkeypatch.delattr(w.Widget, "_repr_mimebundle_")
+        assert widgets.widget_bundle(box) == bundle
