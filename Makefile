@@ -7,7 +7,7 @@ SAMPLE := data/sample/sample.json
 RUN_DIR ?= runs/sample
 ARGS   ?=
 
-.PHONY: setup run test lint bench clean-cache
+.PHONY: setup run test test-colab lint bench clean-cache
 
 setup: $(STAMP) $(SAMPLE)
 
@@ -35,7 +35,24 @@ TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check bc_helpers tests notebooks
 	BC_RUNS_BASE=$$(mktemp -d) MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		-n $(TEST_WORKERS) --dist loadfile --durations=15 $(ARGS)
+		-m "not stack" -n $(TEST_WORKERS) --dist loadfile --durations=15 $(ARGS)
+
+# Colab's versions (constraints/colab.txt, from Colab's own pip freeze) in a second environment, .venv-colab, on
+# Python 3.13 (Colab's) where the machine has it: the unit tests but the slow ones (which train for a minute
+# each), then notebooks 00-03 with small parameters (tests/test_stack.py). CI runs it after `make test`.
+COLAB_PYTHON ?= $(shell command -v python3.13 || echo $(PYTHON))
+COLAB_VENV   := .venv-colab
+COLAB_STAMP  := $(COLAB_VENV)/.installed-stamp
+$(COLAB_STAMP): pyproject.toml constraints/colab.txt
+	test -x $(COLAB_VENV)/bin/python || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c constraints/colab.txt -e ".[cpu,run,test]"
+	touch $(COLAB_STAMP)
+
+test-colab: $(COLAB_STAMP)
+	test -f $(SAMPLE) || $(COLAB_VENV)/bin/python -m bc_helpers sample --out data/sample
+	BC_RUNS_BASE=$$(mktemp -d) MPLBACKEND=Agg $(COLAB_VENV)/bin/python -m pytest tests -m "not slow" \
+		$(COLAB_SKIP) -n $(TEST_WORKERS) --dist loadfile --durations=10 $(ARGS)
 
 lint: setup
 	$(BIN)/ruff check bc_helpers tests notebooks
