@@ -21,9 +21,8 @@ PACKAGE = "bc_helpers"
 TITLE, SETUP = 0, 2  # the positions of the generated cells
 BADGE_MARK = "colab-badge.svg"
 SETUP_CELL = '''\
-# Setup. On Colab and Kaggle: clone the workbook (BC_REPO_URL: another address or a local path) and install only
-# what they lack, keeping their TensorFlow, Keras and widgets; on Kaggle, read the attached datasets from
-# /kaggle/input and write to /kaggle/working. Elsewhere (`make setup`, Binder) nothing is installed.
+# Setup. On Colab and Kaggle: clone the workbook (BC_REPO_URL: another address or a local path), install only what
+# they lack (keeping their TensorFlow, Keras, widgets); Kaggle: data from /kaggle/input. Elsewhere: no install.
 import importlib.util
 import os
 import subprocess
