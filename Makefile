@@ -42,7 +42,7 @@ test: setup
 # the unit tests of the code that calls the libraries whose versions differ there (Keras and TensorFlow, NumPy,
 # pandas, scikit-learn, imbalanced-learn, matplotlib, ipywidgets), but the slow ones; the command-line plumbing,
 # the runner, the bench and the simulated Colab and Kaggle run in `make test` only. CI runs it after `make test`.
-# COLAB_TESTS=tests COLAB_DESELECT=: every unit test but the slow ones (9 min 19 s measured, on 2 cores shared with other jobs).
+# COLAB_TESTS=tests COLAB_DESELECT=: every unit test but the slow ones (9 min 19 s measured on 2 shared cores).
 COLAB_PYTHON ?= $(shell command -v python3.13 || echo $(PYTHON))
 COLAB_VENV   := .venv-colab
 COLAB_STAMP  := $(COLAB_VENV)/.installed-stamp
