@@ -13,15 +13,11 @@ from pathlib import Path
 from .layouts import IDC_DUPLICATE_TREE, looks_like
 
 # Where Kaggle mounts attached datasets and where a notebook may write; the environment variables move them
-# (tests simulate Kaggle in a temporary folder).
+# (tests simulate Kaggle in a temporary folder). The setup cell recognises a Kaggle kernel by
+# KAGGLE_KERNEL_RUN_TYPE ("Interactive" or "Batch"), which Kaggle sets in every one.
 INPUT = "/kaggle/input"
 WORKING = "/kaggle/working"
 DEPTH = 3  # /kaggle/input/<dataset>/ or, in Kaggle's newer paths, /kaggle/input/datasets/<owner>/<dataset>/
-
-
-def on_kaggle() -> bool:
-    """True in a Kaggle kernel: Kaggle sets KAGGLE_KERNEL_RUN_TYPE ("Interactive" or "Batch") in every one."""
-    return "KAGGLE_KERNEL_RUN_TYPE" in os.environ
 
 
 def input_root() -> Path:
