@@ -7,7 +7,7 @@ SAMPLE := data/sample/sample.json
 RUN_DIR ?= runs/sample
 ARGS   ?=
 
-.PHONY: setup run test lint bench book clean-cache
+.PHONY: setup run test test-colab lint bench book clean-cache
 
 setup: $(STAMP) $(SAMPLE)
 
@@ -37,7 +37,32 @@ TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/ruff check bc_helpers tests notebooks
 	BC_RUNS_BASE=$$(mktemp -d) MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
-		-n $(TEST_WORKERS) --dist loadfile --durations=15 $(ARGS)
+		-m "not stack" -n $(TEST_WORKERS) --dist loadfile --durations=15 $(ARGS)
+
+# Colab's versions (constraints/colab.txt, from Colab's own pip freeze) in a second environment, .venv-colab, on
+# Python 3.13 (Colab's) where the machine has it: notebooks 00-03 with small parameters (tests/test_stack.py) and
+# the unit tests of the code that calls the libraries whose versions differ there (Keras and TensorFlow, NumPy,
+# pandas, scikit-learn, imbalanced-learn, matplotlib, ipywidgets), but the slow ones; the command-line plumbing,
+# the runner, the bench and the simulated Colab and Kaggle run in `make test` only. CI runs it after `make test`.
+# COLAB_TESTS=tests COLAB_DESELECT=: every unit test but the slow ones (9 min 19 s measured on 2 shared cores).
+COLAB_PYTHON ?= $(shell command -v python3.13 || echo $(PYTHON))
+COLAB_VENV   := .venv-colab
+COLAB_STAMP  := $(COLAB_VENV)/.installed-stamp
+$(COLAB_STAMP): pyproject.toml constraints/colab.txt
+	test -x $(COLAB_VENV)/bin/python || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(COLAB_VENV)/bin/python -m pip install --quiet -c constraints/colab.txt -e ".[cpu,run,test]"
+	touch $(COLAB_STAMP)
+
+# The command-line checks of test_training.py (argument errors, evaluate's and predict's files, the grid) train
+# small models to test plumbing that the library versions do not change: `make test` runs them.
+COLAB_DESELECT ?= not (commands_reject or evaluate_command or model_file_errors or predict_files or grid_search_scores)
+COLAB_TESTS ?= $(addprefix tests/test_,stack.py models.py widgets.py training.py metrics.py balance.py splits.py \
+	datasets.py plots.py stain.py paired.py pipeline.py stack_versions.py)
+test-colab: $(COLAB_STAMP)
+	test -f $(SAMPLE) || $(COLAB_VENV)/bin/python -m bc_helpers sample --out data/sample
+	BC_RUNS_BASE=$$(mktemp -d) MPLBACKEND=Agg $(COLAB_VENV)/bin/python -m pytest $(COLAB_TESTS) -m "not slow" \
+		-k "$(COLAB_DESELECT)" -n $(TEST_WORKERS) --dist loadfile --durations=10 $(ARGS)
 
 # The course book from an executed run (RUN=, default the run above): a static site in _build/book/ that reads
 # offline, to open in a browser or publish (README, "The course book").

@@ -27,7 +27,7 @@ from bc_helpers.models.builders import (
 )
 from bc_helpers.models.layers import FusedBatchNormalization
 from bc_helpers.models.runtime import keras, tf
-from bc_helpers.runs import TrainConfig
+from bc_helpers.runs.folders import TrainConfig
 
 X = np.random.default_rng(0).integers(0, 256, (8, 50, 50, 3)).astype("uint8")
 Y = np.array([0, 1] * 4)
@@ -150,6 +150,30 @@ def test_fused_batch_norm_computes_what_keras_batch_norm_does() -> None:
     assert not np.allclose(plain[5], 1.0)  # the moving variance did move
 
 
+def test_fused_batch_norm_reads_only_options_this_keras_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras 3.13 (Colab's) has no `renorm`; 3.14 added it. The fused path is chosen from the layer's config,
+    so it runs on both, and an option it does not implement, set away from its default, hands the step to
+    Keras's own BatchNormalization."""
+    assert FusedBatchNormalization(momentum=0.9).fusable()
+    assert not FusedBatchNormalization(center=False).fusable()
+    assert not FusedBatchNormalization(synchronized=True).fusable()
+    config = FusedBatchNormalization().get_config()
+    monkeypatch.setattr(FusedBatchNormalization, "get_config", lambda self: {**config, "a_later_option": True})
+    assert not FusedBatchNormalization().fusable()
+
+
+@pytest.mark.skipif("renorm" not in keras.layers.BatchNormalization().get_config(),
+                    reason="this Keras's BatchNormalization has no batch renormalisation (added in Keras 3.14)")
+def test_fused_batch_norm_with_renorm_trains_as_keras_does() -> None:
+    x = tf.constant(np.random.default_rng(2).normal(1, 2, (8, 6, 6, 4)).astype("float32"))
+    layer = FusedBatchNormalization(momentum=0.9, renorm=True)
+    fused = _bn_step(layer, x)
+    assert not layer.fusable()
+    plain = _bn_step(keras.layers.BatchNormalization(momentum=0.9, renorm=True), x)
+    for a, b in zip(fused, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
 def test_model_with_fused_batch_norm_saves_and_loads_safely(tmp_path) -> None:
     model = build_model("cnn_lstm", image_size=24)
     model.save(tmp_path / "m.keras")
@@ -188,7 +212,7 @@ def tiny_registered():
 
 @pytest.mark.slow
 def test_a_registered_model_trains_through_the_pipeline(tiny_registered, tiny_sample: Path, tmp_path: Path) -> None:
-    from bc_helpers.training.trainer import train
+    from bc_helpers.training.trainer.trainer import train
 
     config = TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), model="tiny_test_model", epochs=1,
                          image_size=24, hparams={"units": 3})

@@ -67,6 +67,8 @@ def test_badges_and_setup_cell_are_the_generated_ones(path: Path) -> None:
     assert _text(cells[course.TITLE]) == course.title_cell(_text(cells[course.TITLE]), url, path.stem)
     assert _text(cells[course.SETUP]) == course.setup_cell(url)
     assert f"/blob/main/notebooks/{path.stem}.ipynb" in _text(cells[course.TITLE])
+    assert f"(https://kaggle.com/kernels/welcome?src={url}/blob/main/notebooks/{path.stem}.ipynb)" in _text(
+        cells[course.TITLE])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -167,3 +167,16 @@ def test_the_threshold_slider_offers_the_chosen_threshold_exactly() -> None:
     explorer = widgets.threshold_explorer(y, p, 0.825, interactive=True)
     slider = explorer.widget.children[0]
     assert slider.value == 0.825 and slider.label == "0.825"
+
+
+def test_widget_bundle_is_the_same_on_ipywidgets_7_and_8(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Colab ships ipywidgets 7.7.1, whose widgets have no `_repr_mimebundle_`; Kaggle and `make setup` have 8.
+    The fallback builds the bundle that 7 displays, which is also what 8 returns."""
+    import ipywidgets as w
+
+    box = w.VBox([w.Label("x")])
+    bundle = widgets.widget_bundle(box)
+    assert bundle[WIDGET_VIEW] == {"version_major": 2, "version_minor": 0, "model_id": box.model_id}
+    if hasattr(w.Widget, "_repr_mimebundle_"):  # ipywidgets 8: take 7's path and compare
+        monkeypatch.delattr(w.Widget, "_repr_mimebundle_")
+        assert widgets.widget_bundle(box) == bundle

@@ -21,17 +21,18 @@ PACKAGE = "bc_helpers"
 TITLE, SETUP = 0, 2  # the positions of the generated cells
 BADGE_MARK = "colab-badge.svg"
 SETUP_CELL = '''\
-# Setup. On Colab: clone the workbook (BC_REPO_URL: another address or a local path) and install only what
-# Colab lacks, keeping its TensorFlow, Keras and widgets. Elsewhere (`make setup`, Binder) nothing is installed.
+# Setup. On Colab and Kaggle: clone the workbook (BC_REPO_URL: another address or a local path), install only what
+# they lack (keeping their TensorFlow, Keras, widgets); Kaggle: data from /kaggle/input. Elsewhere: no install.
 import importlib.util
 import os
 import subprocess
 import sys
 
 REPO = os.environ.get("BC_REPO_URL", "{url}")
-CLONE = os.environ.get("BC_HOME", "/content/{name}")
+kaggle = "KAGGLE_KERNEL_RUN_TYPE" in os.environ
+CLONE = os.environ.get("BC_HOME", "/kaggle/working/{name}" if kaggle else "/content/{name}")
 colab = importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.colab") is not None
-if "google.colab" in sys.modules or colab:
+if "google.colab" in sys.modules or colab or kaggle:
     if not os.path.isdir(CLONE):
         subprocess.run(["git", "clone", "-q", "--depth", "1", REPO, CLONE], check=True)
     if CLONE not in sys.path:
@@ -39,6 +40,10 @@ if "google.colab" in sys.modules or colab:
     from bc_helpers.course.colab import install_on_colab
 
     install_on_colab(CLONE)
+if kaggle:
+    from bc_helpers.course.kaggle import use_kaggle
+
+    use_kaggle()
 try:
     from bc_helpers.course.notebook import setup  # noqa: E402  (after the Colab install above)
 except ModuleNotFoundError as error:
@@ -91,11 +96,13 @@ def github_slug(url: str) -> str:
 
 
 def badges(url: str, stem: str) -> str:
-    """The Colab and Binder badges of notebooks/<stem>.ipynb, one markdown line."""
+    """The Colab, Kaggle and Binder badges of notebooks/<stem>.ipynb, one markdown line."""
     slug = github_slug(url)
     colab = f"https://colab.research.google.com/github/{slug}/blob/{BRANCH}/notebooks/{stem}.ipynb"
+    kaggle = f"https://kaggle.com/kernels/welcome?src=https://github.com/{slug}/blob/{BRANCH}/notebooks/{stem}.ipynb"
     binder = f"https://mybinder.org/v2/gh/{slug}/{BRANCH}?labpath=notebooks%2F{stem}.ipynb"
     return (f"[![Open In Colab](https://colab.research.google.com/assets/{BADGE_MARK})]({colab}) "
+            f"[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]({kaggle}) "
             f"[![Binder](https://mybinder.org/badge_logo.svg)]({binder})")
 
 

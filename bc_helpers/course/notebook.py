@@ -36,6 +36,11 @@ def setup() -> None:
         found = versions()
     for name, version in found.items():
         print(f"{name:>17}: {version}")
+    from .stack import mismatch
+
+    problem = mismatch(found["tensorflow"], found["keras"])
+    if problem:
+        print(problem)
     folder = resume_drive_storage()
     if folder is not None:
         print(f"{'data and runs':>17}: {folder} (Google Drive)")

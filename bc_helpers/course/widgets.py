@@ -59,8 +59,24 @@ class WithFirstFrame:
         self.png = _png(first_frame) if first_frame is not None else None
 
     def _repr_mimebundle_(self, **kwargs: object) -> dict:
-        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle = widget_bundle(self.widget, **kwargs)
         return bundle | {"image/png": self.png} if self.png else bundle
+
+
+def widget_bundle(widget: object, **kwargs: object) -> dict:
+    """The widget's display data. ipywidgets 8 returns it from `_repr_mimebundle_`; ipywidgets 7 (Colab ships
+    7.7.1) has no such method and displays itself in `_ipython_display_`, which builds this same bundle."""
+    if hasattr(widget, "_repr_mimebundle_"):
+        return dict(widget._repr_mimebundle_(**kwargs))
+    plaintext = repr(widget)
+    bundle = {"text/plain": plaintext if len(plaintext) <= 110 else plaintext[:110] + "…"}
+    if widget._view_name is not None:
+        bundle["application/vnd.jupyter.widget-view+json"] = {
+            "version_major": 2, "version_minor": 0, "model_id": widget.model_id}
+        handle_displayed = getattr(widget, "_handle_displayed", None)  # 7's on_displayed callbacks, run as 7 does
+        if handle_displayed is not None:
+            handle_displayed(**kwargs)
+    return bundle
 
 
 def _png(fig: Figure) -> str:

@@ -3,6 +3,7 @@ the paper's dataset it stands for, its leaky protocol, its expected size and how
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,8 +64,10 @@ def is_synthetic(dataset: str) -> bool:
 
 
 def default_data_dir(dataset: str) -> Path:
-    """Where a dataset lives when no folder is given."""
-    return paths.data_dir() / facts(dataset).folder
+    """Where a dataset lives when no folder is given: BC_<DATASET>_DIR (set on Kaggle for an attached dataset),
+    else its folder under data/."""
+    override = os.environ.get(f"BC_{dataset.upper()}_DIR")
+    return Path(override) if override else paths.data_dir() / facts(dataset).folder
 
 
 def sample_root() -> Path:

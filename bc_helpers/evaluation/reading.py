@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..runs.catalogue import display_name
 from ..runs.folders import RunFolder
-from .metrics import MIN_BOOTSTRAP_PATIENTS
+from .resampling import MIN_PATIENTS
 
 VERDICTS = ("recognised", "ranks only", "chance", "below chance", "one class", "collapsed")
 FLAT_PROBABILITY_SD = 0.02  # test probabilities with a smaller standard deviation: the model outputs a constant
@@ -195,8 +195,8 @@ def _caveats(metrics: dict, e: Evidence) -> tuple[str, ...]:
     if _is_leaky(metrics, e.leak_share):
         out.append("This split lets a test patient's other images into training: it measures how well the model "
                    "recognises patients it trained on, not how it does on patients it has not met.")
-    if e.n_patients < MIN_BOOTSTRAP_PATIENTS:
-        out.append(f"Too few patients: only {e.n_patients} test patients (under {MIN_BOOTSTRAP_PATIENTS}), so "
+    if e.n_patients < MIN_PATIENTS:
+        out.append(f"Too few patients: only {e.n_patients} test patients (under {MIN_PATIENTS}), so "
                    "the interval rests on few distinct resamples and is rough.")
     return tuple(out)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from .runtime import keras, tf
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
@@ -25,9 +27,32 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
     keras_batch_norm tuning row).
     """
 
+    # Options of the layer's config that the fused path honours at any value (regularizers and constraints act
+    # outside `call`); axis, center and scale are checked in `fusable`. Every other option, whichever this
+    # Keras has (synchronized; renorm and its settings since Keras 3.14; any a later release adds), must be at
+    # BatchNormalization's default, or Keras's own `call` runs.
+    FUSED_OPTIONS = frozenset({
+        "name", "trainable", "dtype", "momentum", "epsilon", "axis", "center", "scale", "beta_initializer",
+        "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer", "beta_regularizer",
+        "gamma_regularizer", "beta_constraint", "gamma_constraint"})
+
+    def fusable(self) -> bool:
+        """True when the fused op computes what this Keras's BatchNormalization would: read from the layer's
+        config, never from attributes that only some Keras releases have."""
+        config = self.get_config()
+        defaults = {name: p.default for name, p in
+                    inspect.signature(keras.layers.BatchNormalization.__init__).parameters.items()}
+        if config.get("axis") not in (-1, 3) or not (config.get("center") and config.get("scale")):
+            return False
+        return all(key in self.FUSED_OPTIONS or (key in defaults and value == defaults[key])
+                   for key, value in config.items())
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._fused = self.fusable()  # once: the options do not change after building
+
     def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable) or mask is not None or self.synchronized or len(inputs.shape) != 4 \
-                or self.axis != -1 or self.renorm or not (self.center and self.scale):
+        if not (training and self.trainable and self._fused) or mask is not None or len(inputs.shape) != 4:
             return super().call(inputs, training=training, mask=mask)
         x = keras.ops.cast(inputs, "float32")
         y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
