@@ -174,3 +174,16 @@ def test_precision_policy_and_tf_log_level_restore_what_they_change() -> None:
         return tf.get_logger().level
 
     assert quiet() == 40 and tf.get_logger().level == level
+
+
+def test_a_wheel_holds_every_room_and_the_books_assets(tmp_path: Path) -> None:
+    """A non-editable install (Binder, a user's pip install) gets the subpackages and the book's style files."""
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(PACKAGE.parent), "--no-deps", "-w",
+                            str(tmp_path)], capture_output=True, text=True, timeout=300)
+    assert built.returncode == 0, built.stderr[-2000:]
+    import zipfile
+
+    names = set(zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist())
+    rooms = [p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()]
+    assert all(f"bc_helpers/{room}/__init__.py" in names for room in rooms), sorted(names)[:20]
+    assert {"bc_helpers/course/static/book.css", "bc_helpers/course/static/book.js"} <= names

@@ -80,6 +80,7 @@ REMOTE_IN_CODE = re.compile(r"""(url\(|@import|import\()\s*['"]?\s*(https?:)?//"
 REMOTE_IMG = re.compile(r"""<img\b[^>]*\bsrc\s*=\s*["']?(https?:)?//[^>]*>""", re.IGNORECASE)
 ALT = re.compile(r"""\balt\s*=\s*(["'])(.*?)\1""", re.IGNORECASE | re.DOTALL)
 STATIC = "_static"
+ASSETS = Path(__file__).parent / "static"
 SEARCH_INDEX = "search-index.js"
 # What the search index keeps of a page: enough to find any word of a long notebook, small enough to load at once.
 SEARCH_CHARS = 200_000
@@ -360,55 +361,10 @@ def build_book(run: str | Path, out: str | Path) -> Path:
                f"book'><ol class='book-results'></ol>{toc(pages, page, root)}</nav>")
         write_page(target, framed(body, nav, root))
     write_text_atomic(static / SEARCH_INDEX, f"window.BOOK_SEARCH = {json.dumps(entries)};\n")
-    write_text_atomic(static / "book.css", BOOK_CSS)
-    write_text_atomic(static / "book.js", BOOK_JS)
+    for name in ("book.css", "book.js"):  # the book's style and search, shipped beside this module
+        shutil.copyfile(ASSETS / name, static / name)
     broken = broken_links(out)
     if broken:
         raise WorkbookError("the book has links that lead nowhere: " + "; ".join(broken[:10]))
     return out / "index.html"
 
-
-BOOK_CSS = """
-.book-nav { position: fixed; top: 0; left: 0; bottom: 0; width: 17rem; overflow-y: auto; box-sizing: border-box;
-  padding: 1rem; background: #f6f7f9; border-right: 1px solid #dde; font: 14px/1.4 sans-serif; z-index: 100; }
-body { padding-left: 18rem !important; }
-.book-nav a { color: #1a56b0; text-decoration: none; }
-.book-nav a:hover { text-decoration: underline; }
-.book-home { display: block; font-weight: bold; font-size: 16px; margin-bottom: .6rem; }
-.book-search { width: 100%; box-sizing: border-box; padding: .3rem; }
-.book-nav ol { padding-left: 1.1rem; margin: .4rem 0; }
-.book-nav li { margin: .2rem 0; }
-.book-nav a[aria-current] { font-weight: bold; }
-.book-results span { display: block; color: #555; font-size: 12px; }
-@media (max-width: 800px) {
-  .book-nav { position: static; width: auto; border-right: none; border-bottom: 1px solid #dde; }
-  body { padding-left: 0 !important; }
-}
-"""
-
-BOOK_JS = """// The book's search: every page whose text holds all the words typed, from the index in search-index.js.
-(function () {
-  var nav = document.querySelector(".book-nav");
-  var input = nav.querySelector(".book-search");
-  var results = nav.querySelector(".book-results");
-  input.addEventListener("input", function () {
-    var words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
-    results.textContent = "";
-    if (!words.length) return;
-    (window.BOOK_SEARCH || []).forEach(function (page) {
-      var text = page.text.toLowerCase();
-      if (!words.every(function (w) { return text.indexOf(w) >= 0; })) return;
-      var at = text.indexOf(words[0]);
-      var item = document.createElement("li");
-      var link = document.createElement("a");
-      var excerpt = document.createElement("span");
-      link.href = nav.dataset.root + page.href;
-      link.textContent = page.title;
-      excerpt.textContent = "\\u2026" + page.text.slice(Math.max(0, at - 50), at + 90) + "\\u2026";
-      item.append(link, excerpt);
-      results.append(item);
-    });
-    if (!results.children.length) results.textContent = "No page holds every word.";
-  });
-})();
-"""
