@@ -101,7 +101,7 @@ def fake_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         markdown = (f"# {title}\n\n[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
                     f"(https://colab.research.google.com/github/x/y/blob/main/notebooks/{label}.ipynb)\n\n"
                     f"The loss: $${FAKE_EQUATION}$$ read with [the CNN](03_cnn.ipynb#Training) and "
-                    "[the paper notes](paper_notes.md).")
+                    "[the paper notes](paper_notes.md); [what to do](../README.md#troubleshooting).")
         code = new_code_cell("plot_curves(history)", execution_count=1, outputs=[
             new_output("stream", name="stdout", text=f"trained {label}\n"),
             new_output("display_data", data={"image/png": figure, "text/plain": "<Figure size 300x200>"})])

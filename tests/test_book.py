@@ -149,3 +149,8 @@ def test_the_book_replaces_its_last_build_but_never_another_folder(fake_run: Pat
     assert (other / "mine.txt").read_text() == "keep"
     with pytest.raises(WorkbookError, match="make run"):
         build_book(tmp_path / "nothing-ran-here", tmp_path / "book2")
+
+
+def test_a_link_to_the_readme_points_at_the_repository(book: Path) -> None:
+    page = (book / "notebooks" / "00_index.html").read_text()
+    assert "/blob/main/README.md#troubleshooting" in page and 'href="../README.md' not in page

@@ -38,6 +38,7 @@ from urllib.parse import unquote, urlsplit
 from .. import paths
 from ..errors import WorkbookError
 from ..files import write_text_atomic
+from .cells import repository_url
 
 if TYPE_CHECKING:  # nbformat comes with the `run` extra; the report imports write_page on Colab too
     import nbformat
@@ -298,7 +299,8 @@ def framed(page_html: str, nav: str, root: str) -> str:
 
 
 def relinked(page_html: str, targets: dict[str, str]) -> str:
-    """Links to a course notebook or note (`03_cnn.ipynb`, `paper_notes.md`) pointed at its page in the book."""
+    """Links to a course notebook or note (`03_cnn.ipynb`, `paper_notes.md`) pointed at its page in the book, and
+    to the README at the repository's page (a link, followed only when clicked)."""
     def replace(match: re.Match) -> str:
         quote, url = match.group(1), match.group(2)
         path = url.partition("#")[0]
@@ -340,6 +342,7 @@ def build_book(run: str | Path, out: str | Path) -> Path:
     # A link to a notebook leads to its first run (reversed: the first one written wins).
     targets = {f"{page.notebook}.ipynb": Path(page.href).name for page in reversed(notebooks)}
     targets |= {page.source.name: Path(page.href).name for page in pages if page.source.suffix == ".md"}
+    targets["../README.md"] = f"{repository_url()}/blob/main/README.md"  # the notebooks link the README's sections
     entries = []
     for page in pages:
         target = out / page.href
