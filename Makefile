@@ -45,7 +45,9 @@ test: setup
 # pandas, scikit-learn, imbalanced-learn, matplotlib, ipywidgets), but the slow ones; the command-line plumbing,
 # the runner, the bench and the simulated Colab and Kaggle run in `make test` only. CI runs it after `make test`.
 # COLAB_TESTS=tests COLAB_DESELECT=: every unit test but the slow ones (9 min 19 s measured on 2 shared cores).
-COLAB_PYTHON ?= $(shell command -v python3.13 || echo $(PYTHON))
+# The first Python 3.13 that runs (a pyenv shim may exist without it), else $(PYTHON).
+COLAB_PYTHON ?= $(shell for p in python3.13 $(HOME)/.pyenv/versions/3.13*/bin/python3.13; do \
+	$$p -c "" 2>/dev/null && { echo $$p; exit; }; done; echo $(PYTHON))
 COLAB_VENV   := .venv-colab
 COLAB_STAMP  := $(COLAB_VENV)/.installed-stamp
 $(COLAB_STAMP): pyproject.toml constraints/colab.txt

@@ -157,6 +157,10 @@ def test_fused_batch_norm_reads_only_options_this_keras_has(monkeypatch: pytest.
     assert FusedBatchNormalization(momentum=0.9).fusable()
     assert not FusedBatchNormalization(center=False).fusable()
     assert not FusedBatchNormalization(synchronized=True).fusable()
+    layer = FusedBatchNormalization()
+    layer.build((None, 4, 4, 3))
+    layer.synchronized = True  # as distributed.synchronize_batch_norm does, after building
+    assert not layer.fusable()
     config = FusedBatchNormalization().get_config()
     monkeypatch.setattr(FusedBatchNormalization, "get_config", lambda self: {**config, "a_later_option": True})
     assert not FusedBatchNormalization().fusable()

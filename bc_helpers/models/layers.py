@@ -47,12 +47,10 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         return all(key in self.FUSED_OPTIONS or (key in defaults and value == defaults[key])
                    for key, value in config.items())
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._fused = self.fusable()  # once: the options do not change after building
-
     def call(self, inputs, training=None, mask=None):
-        if not (training and self.trainable and self._fused) or mask is not None or len(inputs.shape) != 4:
+        # Read at every call (once per trace): options may change after building, as `synchronized` does when
+        # distributed.synchronize_batch_norm turns it on for several replicas.
+        if not (training and self.trainable) or mask is not None or len(inputs.shape) != 4 or not self.fusable():
             return super().call(inputs, training=training, mask=mask)
         x = keras.ops.cast(inputs, "float32")
         y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
