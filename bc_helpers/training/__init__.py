@@ -1,6 +1,8 @@
 """Training: one run into its folder, distribution over devices, the grouped grid search, using a saved model,
-and the experiments (the ablation's arms, the leakage control). Importing it imports TensorFlow."""
+and the experiments (the ablation's arms; repeated patient-grouped cross-validation of several arms on the same
+test images). Importing it imports TensorFlow."""
 
+from .crossval import Arm, Design, run_crossval
 from .distributed import choose_strategy
 from .experiments import run_ablation
 from .fingerprint import run_fingerprints, stain_fingerprint
@@ -9,7 +11,7 @@ from .inference import evaluate, load_model, predict, predict_probabilities
 from .trainer import evaluate_run, load_data, train
 
 __all__ = [
-    "GridResult", "choose_strategy", "evaluate", "evaluate_run", "grid_search", "grouped_folds", "load_data",
-    "load_model", "predict", "predict_probabilities", "run_ablation", "run_fingerprints", "stain_fingerprint",
-    "train",
+    "Arm", "Design", "GridResult", "choose_strategy", "evaluate", "evaluate_run", "grid_search", "grouped_folds",
+    "load_data", "load_model", "predict", "predict_probabilities", "run_ablation", "run_crossval", "run_fingerprints",
+    "stain_fingerprint", "train",
 ]
