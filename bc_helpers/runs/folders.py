@@ -4,7 +4,7 @@ and a folder for a run that never overwrites another run."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from itertools import count, takewhile
 from pathlib import Path
 
@@ -12,10 +12,8 @@ import pandas as pd
 
 from ..errors import WorkbookError
 from ..files import write_csv_atomic, write_json_atomic
-from .catalogue import MODEL_NAMES, MODEL_NOTEBOOKS
-from .config import IF_EXISTS, TrainConfig, check_choice
+from .config import TrainConfig
 
-CONTROL_MODEL = "stain_fingerprint"  # the leakage control's runs (bc_helpers.training.fingerprint); never Keras
 ARMS = ("cnn", "cnn_lstm")  # the ablation's two arms
 ABLATION_DIR = "ablation"  # under <RUN_DIR>/<dataset>/<protocol>/: the arms that are not the notebook's main run
 ABLATION_FILE = "ablation.json"

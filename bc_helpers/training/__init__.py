@@ -5,13 +5,11 @@ test images). Importing it imports TensorFlow."""
 from .crossval import Arm, Design, run_crossval
 from .distributed import choose_strategy
 from .experiments import run_ablation
-from .fingerprint import run_fingerprints, stain_fingerprint
 from .gridsearch import GridResult, grid_search, grouped_folds
 from .inference import evaluate, load_model, predict, predict_probabilities
 from .trainer import evaluate_run, load_data, train
 
 __all__ = [
     "Arm", "Design", "GridResult", "choose_strategy", "evaluate", "evaluate_run", "grid_search", "grouped_folds",
-    "load_data", "load_model", "predict", "predict_probabilities", "run_ablation", "run_crossval", "run_fingerprints",
-    "stain_fingerprint", "train",
+    "load_data", "load_model", "predict", "predict_probabilities", "run_ablation", "run_crossval", "train",
 ]
