@@ -50,7 +50,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         balance=args.balance, seed=args.seed, learning_rate=args.learning_rate, patience=args.patience,
         output=args.output, threshold=args.threshold, max_train_images=args.max_train_images,
         deterministic=args.deterministic, tensorboard=args.tensorboard, hparams=hparams, augment=not args.no_augment,
-        stain=args.stain,
+        stain=args.stain, labels=args.labels,
     )
     if args.cpu_devices > 1:
         from .models.runtime import split_cpu
@@ -178,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .runs.config import (
         BALANCES,
         IF_EXISTS,
+        LABELS,
         OUTPUTS,
         PROTOCOLS,
         STAINS,
@@ -210,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-augment", action="store_true", help="no random rotation, flips or zoom in training")
     p.add_argument("--stain", default=d.stain, choices=STAINS, help="augment: H&E stain jitter in HED space "
                    "(training only); normalise: Reinhard normalisation to the training images' mean statistics")
+    p.add_argument("--labels", default=d.labels, choices=LABELS,
+                   help="random: the control that can only see patients (each patient one random label, class "
+                        "shares kept, seeded by --seed)")
     p.add_argument("--deterministic", action="store_true", help="TensorFlow op determinism (slower)")
     p.add_argument("--tensorboard", action="store_true")
     p.add_argument("--if-exists", default="error", choices=IF_EXISTS, help="when --out holds another run")

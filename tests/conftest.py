@@ -33,6 +33,14 @@ def shared_idc() -> Path:
 
 
 @pytest.fixture
+def shared_cohort() -> Path:
+    path = SHARED / "idc_cohort"
+    if not path.is_dir():
+        pytest.skip(f"real IDC cohort not found at {path} (only developers and CI have ../shared)")
+    return path
+
+
+@pytest.fixture
 def shared_breakhis() -> Path:
     path = SHARED / "breakhis_sample"
     if not path.is_dir():

@@ -26,12 +26,12 @@ def _test_set(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return labels, rng.normal(size=200), np.repeat(np.arange(20), 10).astype(str)
 
 
-def test_the_cnn_arm_keeps_the_conv_blocks_and_budget_and_drops_the_lstm() -> None:
+def test_the_cnn_arm_is_the_matched_cnn_with_every_setting_of_the_cnn_lstm() -> None:
     config = TrainConfig(model="cnn_lstm", epochs=4, learning_rate=3e-4, seed=2,
                          hparams={"filters": [16, 32, 64], "lstm_units": 32, "conv_dropout": 0.3})
     arm = experiments.cnn_arm(config)
-    assert arm.model == "cnn" and (arm.epochs, arm.learning_rate, arm.seed) == (4, 3e-4, 2)
-    assert arm.hparams == {"filters": [16, 32, 64], "dense": 64, "dropout": 0.3}
+    assert arm.model == "cnn_matched" and (arm.epochs, arm.learning_rate, arm.seed) == (4, 3e-4, 2)
+    assert arm.hparams == config.hparams  # cnn_matched takes every hyperparameter of the CNN-LSTM
     arms = experiments.arm_configs(config, [0, 5])
     assert [a["cnn_lstm"].seed for a in arms.values()] == [0, 5] and arms[5]["cnn"].seed == 5
 

@@ -313,3 +313,30 @@ def test_a_backbone_pretrained_elsewhere_is_copied_frozen_and_named(tmp_path: Pa
     assert backbone_origin({"weights": str(run / "model.keras")}) == "pretrained on sample_breakhis"
     with pytest.raises(WorkbookError, match="not a resnet50"):
         build_model("resnet50", image_size=32, weights=str(run / "model.keras"))
+
+
+def test_the_ablation_arms_match_the_cnn_lstm_in_capacity_and_dropouts() -> None:
+    lstm, matched, shuffled = (build_model(n, image_size=50) for n in ("cnn_lstm", "cnn_matched", "cnn_lstm_shuffled"))
+    reader = {m.name: next(layer for layer in m.layers if layer.name in ("matched_dense",) or
+                            isinstance(layer, keras.layers.LSTM)).count_params() for m in (lstm, matched)}
+    assert abs(reader["cnn_matched"] / reader["cnn_lstm"] - 1) < 0.1
+    assert abs(matched.count_params() / lstm.count_params() - 1) < 0.1
+    assert shuffled.count_params() == lstm.count_params()
+    rates = [[layer.rate for layer in m.layers if isinstance(layer, keras.layers.Dropout)] for m in (lstm, matched)]
+    assert rates[0] == rates[1] == [0.5, 0.2]
+    assert not any(isinstance(layer, keras.layers.LSTM) for layer in matched.layers)
+
+
+def test_the_row_shuffled_arm_reads_rows_in_one_fixed_order(tmp_path: Path) -> None:
+    from bc_helpers.models.hybrid import row_order
+    from bc_helpers.models.layers import PermuteSteps
+
+    order = row_order(6)
+    assert order == row_order(6) and sorted(order) == list(range(6)) and order != list(range(6))
+    layers = [build_model("cnn_lstm_shuffled", image_size=50).get_layer("rows_shuffled") for _ in range(2)]
+    assert layers[0].order == layers[1].order == order
+    steps = np.arange(6 * 2, dtype="float32").reshape(1, 6, 2)
+    assert np.array_equal(np.asarray(PermuteSteps(order)(steps))[0, :, 0], steps[0, order, 0])
+    model = build_model("cnn_lstm_shuffled", image_size=50)
+    model.save(tmp_path / "m.keras")
+    assert keras.saving.load_model(tmp_path / "m.keras").get_layer("rows_shuffled").order == order

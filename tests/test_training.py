@@ -191,6 +191,7 @@ def test_train_in_process_with_class_weights_and_paper_protocol(tiny_sample: Pat
     metrics = train(config, tmp_path / "paper", verbose=0)
     assert metrics["leak"]["test_images_with_patient_in_train"] > 0.9
     assert metrics["protocol"] == "paper"
+    assert metrics["labels"] == "true" and "control" not in metrics
 
 
 def test_train_model_reuses_a_run_of_the_same_settings_beside_the_first(tiny_sample: Path, tmp_path: Path) -> None:
@@ -207,3 +208,17 @@ def test_train_model_reuses_a_run_of_the_same_settings_beside_the_first(tiny_sam
     assert again == second and reused["roc_auc"] == metrics["roc_auc"]
     assert (second / "metrics.json").stat().st_mtime_ns == written  # not trained again
     assert not (tmp_path / "sample" / "patient" / "cnn-3").exists()
+
+
+def test_random_labels_give_each_patient_one_label_and_say_so(tiny_sample: Path, tmp_path: Path) -> None:
+    config = TrainConfig(data_dir=str(tiny_sample / "idc"), model="cnn", epochs=1, balance="class_weight",
+                         image_size=24, labels="random", hparams={"filters": [4], "dense": 8})
+    metrics = train(config, tmp_path / "random", verbose=0)
+    assert metrics["labels"] == "random" and metrics["control"] is True
+    split = pd.read_csv(tmp_path / "random" / "split.csv")
+    assert (split.groupby("patient")["label"].nunique() == 1).all()
+    assert {"train", "val", "test"} == set(split["part"])
+    for part in ("train", "test"):
+        assert set(split.loc[split["part"] == part, "label"]) == {0, 1}
+    with pytest.raises(WorkbookError, match="unknown labels 'shuffled'"):
+        TrainConfig(labels="shuffled")

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from ..data.registry import is_synthetic
 from ..evaluation import paper, reading, selection, tables
 from ..files import write_text_atomic
-from ..runs.folders import CONTROL_MODEL, RunFolder
+from ..runs.folders import RunFolder
 from . import plots
 from .book import write_page
 
@@ -79,8 +79,6 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame) -
     out.append(("Paper's note", paper.NOTE))
     leak = tables.leakage_table(leak_runs)
     out.append(("Leakage study: image-level split vs patient split, mean over seeds", readable(leak)))
-    if not leak.empty and (leak["model"] == CONTROL_MODEL).any():
-        out.append(("Reading the leakage study", tables.CONTROL_READING))
     if not runs.empty:
         out.append(("Cost: measured on this machine beside the paper's claims", readable(tables.cost_table(runs))))
     out.append(("Published patient-level results on IDC", paper.PATIENT_LEVEL_BASELINES))

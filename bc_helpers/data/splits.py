@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from sklearn.model_selection import train_test_split
 
 from ..errors import SplitError
 from ..runs.config import PROTOCOLS
 
 PARTS = ("train", "val", "test")
+MAX_DEALS = 100  # deals of the patients tried before a split is declared impossible
+# Independent random streams of one seed: the test holdout, the validation holdout, the folds, the control's labels.
+HOLDOUT_STREAM = {"test": 1, "validation": 2}
+FOLD_STREAM, LABEL_STREAM = 3, 4
 
 
 def split_table(
@@ -21,7 +25,7 @@ def split_table(
 ) -> pd.Series:
     """The part ("train", "val" or "test") of every row of an index table, seeded and reproducible.
 
-    - "patient": every patient in exactly one part, stratified by label (StratifiedGroupKFold);
+    - "patient": every patient in exactly one part, drawn by the seed, stratified by class mix;
     - "paper": the paper's image-level random split, stratified by label; it leaks patients
       between parts and is here only to measure how much that inflates scores;
     - "kaggle": BreaKHis's own train/test folders (image-level, leaky), validation drawn from train.
@@ -53,7 +57,8 @@ def split_table(
 def _group_holdout(
     rows: np.ndarray, labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int, name: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out about `fraction` of the patients in `rows`, keeping both classes on each side."""
+    """Hold out about `fraction` of the patients in `rows`, keeping both classes on each side. The seed draws
+    the patients (`deal_patients`): every seed a different holdout wherever the data allow one."""
     patients = np.unique(groups[rows])
     if len(patients) < 3:
         raise SplitError(
@@ -61,15 +66,83 @@ def _group_holdout(
             f"{name} part: a patient-level split needs at least 3 patients. Add patients, or use "
             "protocol 'paper' (image-level; it leaks patients, see notebook 02)."
         )
-    n_splits = int(min(max(2, round(1 / fraction)), len(patients)))
-    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    for keep, held in folds.split(rows, labels[rows], groups[rows]):
-        if len(np.unique(labels[rows][held])) == 2 and len(np.unique(labels[rows][keep])) == 2:
-            return rows[keep], rows[held]
+    # at least 2 patients held out: one patient of one class could never give a part with both
+    folds = int(max(2, min(round(1 / fraction), len(patients) // 2)))
+    table = pd.DataFrame({"patient": groups[rows], "label": labels[rows]})
+    rng = np.random.default_rng([seed, HOLDOUT_STREAM[name]])
+    for _ in range(MAX_DEALS):
+        held = deal_patients(table, folds, rng).reindex(groups[rows]).to_numpy() == 0
+        if len(np.unique(labels[rows][held])) == 2 and len(np.unique(labels[rows][~held])) == 2:
+            return rows[~held], rows[held]
     raise SplitError(
         f"no grouping of the {len(patients)} patients gives a {name} part with both classes: "
         "add patients of the missing class, or use protocol 'paper' (leaky)."
     )
+
+
+def patient_strata(table: pd.DataFrame) -> pd.Series:
+    """Each patient's class mix as a stratum: 0 (negative images only), 4 (positive only), or 1-3 (both, by the
+    positive share in thirds). Stratifying by it spreads the patients of one class, who carry most of the patient
+    effect, over the parts, while what is drawn is still patients."""
+    share = table.groupby(table["patient"].astype(str))["label"].mean()
+    mixed = 1 + np.minimum((share.to_numpy() * 3).astype(int), 2)
+    strata = np.where(share.to_numpy() == 0, 0, np.where(share.to_numpy() == 1, 4, mixed))
+    return pd.Series(strata, index=share.index, name="stratum")
+
+
+def deal_patients(table: pd.DataFrame, folds: int, rng: np.random.Generator) -> pd.Series:
+    """Each patient's fold, 0..folds-1: the patients of each stratum in a random order, dealt round the folds,
+    each stratum carrying on where the last stopped, from a random first fold. The patients themselves are
+    permuted: sklearn's StratifiedGroupKFold shuffles only patients of identical class counts, so on 14 patients
+    every seed gave the same test patients."""
+    strata = patient_strata(table)
+    fold = pd.Series(0, index=strata.index, name="fold")
+    start = int(rng.integers(folds))
+    for stratum in np.unique(strata.to_numpy()):
+        members = rng.permutation(strata.index[strata.to_numpy() == stratum].to_numpy())
+        fold[members] = (start + np.arange(len(members))) % folds
+        start = (start + len(members)) % folds
+    return fold
+
+
+def patient_folds(table: pd.DataFrame, folds: int = 5, repeats: int = 1,
+                  seed: int = 0) -> list[tuple[int, int, np.ndarray]]:
+    """Repeated patient-grouped K-fold cross-validation: (repeat, fold, test rows) for every fold of every repeat.
+
+    Every patient is tested exactly once per repeat, so a repeat's out-of-fold predictions cover every image and
+    can be pooled; each repeat deals the patients anew (seeded by `seed` and the repeat). A deal whose folds do not
+    all hold both classes is dealt again, up to MAX_DEALS times."""
+    patients = table["patient"].astype(str).to_numpy()
+    labels = table["label"].to_numpy()
+    n_patients = len(np.unique(patients))
+    if n_patients < folds:
+        raise SplitError(f"{folds}-fold cross-validation by patient needs at least {folds} patients, not {n_patients}")
+    out = []
+    for repeat in range(repeats):
+        rng = np.random.default_rng([seed, repeat, FOLD_STREAM])
+        for _ in range(MAX_DEALS):
+            of_row = deal_patients(table, folds, rng).reindex(patients).to_numpy()
+            if all(len(np.unique(labels[of_row == k])) == 2 for k in range(folds)):
+                break
+        out += [(repeat, k, np.flatnonzero(of_row == k)) for k in range(folds)]
+    return out
+
+
+def random_patient_labels(table: pd.DataFrame, seed: int = 0) -> np.ndarray:
+    """The random-label control's labels: every patient one label, all its images carry it. Patients are drawn in
+    a seeded random order and called positive until their images reach the true share of positive images, so the
+    class shares are kept; at least one patient of each class when there are two patients or more. The labels
+    carry no class, only patients: under a patient split nothing is learnable, and whatever an image split scores
+    above chance is patient recognition."""
+    patients = table["patient"].astype(str)
+    counts = patients.value_counts().sort_index()
+    order = np.random.default_rng([seed, LABEL_STREAM]).permutation(counts.index.to_numpy())
+    target = float(table["label"].mean()) * len(table)
+    reached = np.cumsum(counts[order].to_numpy()) - counts[order].to_numpy() / 2 < target  # nearest to the share
+    if len(order) >= 2:
+        reached[0], reached[-1] = True, False
+    positive = set(order[reached])
+    return patients.isin(positive).astype(int).to_numpy()
 
 
 def _image_holdout(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..runs.catalogue import in_course_order
-from ..runs.folders import ABLATION_DIR, ABLATION_FILE, CONTROL_MODEL, RunFolder, find_runs
+from ..runs.folders import ABLATION_DIR, ABLATION_FILE, RunFolder, find_runs
 from .tables import collect_runs
 
 SHOWN = ("epochs", "image_size", "batch_size", "learning_rate", "balance", "seed", "max_train_images", "hparams")
@@ -80,20 +80,11 @@ def seed_runs(root: str | Path) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-def fingerprint_runs(root: str | Path) -> pd.DataFrame:
-    """The stain-fingerprint control's runs under `root` (every seed 08 ran it for), as collect_runs rows."""
-    rows = [collect_runs(run.path) for run in find_runs(root)
-            if (run.read_config() or {}).get("train", {}).get("model") == CONTROL_MODEL]
-    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-
-
 def leakage_runs(root: str | Path) -> pd.DataFrame:
     """The runs the leakage study compares: every seed of 08's ablation when it ran (seed_runs), else every
-    finished run with its seed (collect_runs(all_seeds=True)); then the stain-fingerprint control's runs."""
+    finished run with its seed (collect_runs(all_seeds=True))."""
     seeds = seed_runs(root)
-    runs = seeds if not seeds.empty else collect_runs(root, all_seeds=True)
-    control = fingerprint_runs(root)
-    return runs if control.empty else pd.concat([runs, control], ignore_index=True).drop_duplicates("run_dir")
+    return seeds if not seeds.empty else collect_runs(root, all_seeds=True)
 
 
 def ablation_table(root: str | Path) -> pd.DataFrame:

@@ -8,16 +8,12 @@ import pandas as pd
 
 from ..data.registry import facts, full_epoch_seconds
 from ..runs.catalogue import MODEL_NAMES, MODEL_NOTEBOOKS, in_course_order
-from ..runs.folders import ABLATION_DIR, CONTROL_MODEL, RunFolder, find_runs
+from ..runs.folders import ABLATION_DIR, RunFolder, find_runs
 from . import paper
 from .paired import seed_difference
 from .reading import table_reading
 
 COLUMNS = ["accuracy", "sensitivity", "specificity", "f1", "balanced_accuracy", "roc_auc", "pr_auc"]
-CONTROL_READING = (f"`{CONTROL_MODEL}` is a control, not a seventh model: a vote of the 15 training images closest in "
-           "the colour of their bright tissue (bc_helpers.training.fingerprint), blind to nuclei. All it gains from an "
-           "image-level split is recognition of patients, so its inflation is what the split offers; the other rows "
-           "show how much of it each model takes.")
 
 
 def collect_runs(root: str | Path, all_seeds: bool = False) -> pd.DataFrame:

@@ -13,50 +13,13 @@ import pandas as pd
 
 from ..errors import WorkbookError
 from ..runs.catalogue import MODEL_NAMES
-from ..runs.config import OUTPUTS
 from ..runs.folders import RunFolder
-from .layers import FusedBatchNormalization, ImageNetPreprocess
-from .pipeline import preprocessing
+from .blocks import BN_MOMENTUM, _conv_blocks, _head, _inputs
+from .hybrid import cnn_lstm, cnn_lstm_shuffled, cnn_matched  # noqa: F401 (cnn_lstm: REGISTRY reads globals)
+from .layers import ImageNetPreprocess
 from .runtime import keras
 
 MIN_SIZE = {"vgg16": 32, "resnet50": 32}
-# Keras's default 0.99 needs several hundred steps before the moving statistics used at inference settle;
-# 0.9 settles in a few dozen, so short runs on small data validate and test sensibly. Every batch norm of the
-# workbook uses it, ResNet-50's included (keras.applications builds those with 0.99).
-BN_MOMENTUM = 0.9
-
-
-def _inputs(image_size: int, augment: bool) -> tuple[keras.KerasTensor, keras.KerasTensor]:
-    """Raw uint8 images of any size in; resized, rescaled (and augmented in training) images out."""
-    inputs = keras.Input(shape=(None, None, 3), dtype="uint8", name="image")
-    return inputs, preprocessing(image_size, augment)(inputs)
-
-
-def _head(x: keras.KerasTensor, output: str, dense: int, dropout: float, l2: float) -> keras.KerasTensor:
-    """Dense ReLU layer (if `dense`), dropout (if `dropout`), then 1 sigmoid node or 2 softmax nodes."""
-    if output not in OUTPUTS:
-        raise WorkbookError(f"output {output!r}: choose 'sigmoid' (1 node) or 'softmax' (2 nodes)")
-    if dense:
-        x = keras.layers.Dense(dense, activation="relu", kernel_regularizer=keras.regularizers.l2(l2),
-                               name="head_dense")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout)(x)
-    units = 1 if output == "sigmoid" else 2
-    return keras.layers.Dense(units, activation=output, dtype="float32", name="probability")(x)
-
-
-def _conv_blocks(
-    x: keras.KerasTensor, filters: tuple[int, ...], kernel_size: int, activation: str, pooling: str, l2: float
-) -> keras.KerasTensor:
-    """Conv -> batch norm -> activation -> pooling, once per entry of `filters`."""
-    pool = {"max": keras.layers.MaxPooling2D, "avg": keras.layers.AveragePooling2D}[pooling]
-    for f in filters:
-        x = keras.layers.Conv2D(f, kernel_size, padding="same", use_bias=False,
-                                kernel_regularizer=keras.regularizers.l2(l2))(x)
-        x = FusedBatchNormalization(momentum=BN_MOMENTUM)(x)
-        x = keras.layers.Activation(activation)(x)
-        x = pool(2)(x)
-    return x
 
 
 def cnn(
@@ -189,23 +152,6 @@ def backbone_origin(hparams: dict) -> str:
     return f"pretrained on {train.get('dataset', Path(weights).parent)}"
 
 
-def cnn_lstm(
-    image_size: int = 50, output: str = "sigmoid", augment: bool = True, filters: tuple[int, ...] = (32, 64, 128),
-    kernel_size: int = 3, activation: str = "relu", pooling: str = "max", conv_dropout: float = 0.5,
-    lstm_units: int = 128, lstm_dropout: float = 0.2, dense: int = 64, l2: float = 1e-4,
-) -> keras.Model:
-    """The paper's hybrid: conv blocks, dropout 0.5, the feature map's rows as a sequence, LSTM, dropout 0.2, dense."""
-    inputs, x = _inputs(image_size, augment)
-    x = _conv_blocks(x, tuple(filters), kernel_size, activation, pooling, l2)
-    x = keras.layers.Dropout(conv_dropout)(x)
-    _, rows, cols, channels = x.shape
-    x = keras.layers.Reshape((rows, cols * channels), name="rows_as_steps")(x)
-    x = keras.layers.LSTM(lstm_units, kernel_regularizer=keras.regularizers.l2(l2))(x)
-    x = keras.layers.Dropout(lstm_dropout)(x)
-    x = keras.layers.Dense(dense, activation="relu", kernel_regularizer=keras.regularizers.l2(l2))(x)
-    return keras.Model(inputs, _head(x, output, 0, 0, l2), name="cnn_lstm")
-
-
 class ModelContractError(WorkbookError):
     """A model builder that does not keep the contract every builder keeps (see `build_model`)."""
 
@@ -213,6 +159,9 @@ class ModelContractError(WorkbookError):
 # The six built-in models (the paper's): each is the builder function named like it in the catalogue, so a model
 # added there without a builder fails here, at import. Registered models are added to REGISTRY only.
 REGISTRY: dict[str, Callable[..., keras.Model]] = {name: globals()[name] for name in MODEL_NAMES}
+# The ablation's arms beside the CNN-LSTM: trainable by name, not models of the course (not in the catalogue).
+ABLATION_ARMS = {"cnn_matched": cnn_matched, "cnn_lstm_shuffled": cnn_lstm_shuffled}
+REGISTRY.update(ABLATION_ARMS)
 # What the training loop passes to every builder besides image_size. A builder that does not take one of them
 # is called without it while it has this value; any other value needs the builder to take the argument.
 PIPELINE_DEFAULTS = {"output": "sigmoid", "augment": True}

@@ -60,3 +60,20 @@ class FusedBatchNormalization(keras.layers.BatchNormalization):
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         return keras.ops.cast(y, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="bc_helpers")
+class PermuteSteps(keras.layers.Layer):
+    """The time steps of a (batch, steps, features) sequence in one fixed order, `order`: the row-shuffled arm of
+    the ablation feeds the LSTM the feature map's rows in this order, the same for every image, fit and seed, so
+    it asks whether the top-to-bottom order that the paper's argument rests on matters."""
+
+    def __init__(self, order: list[int], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.order = [int(i) for i in order]
+
+    def call(self, x):
+        return keras.ops.take(x, keras.ops.convert_to_tensor(self.order, dtype="int32"), axis=1)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "order": self.order}

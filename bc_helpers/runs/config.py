@@ -16,6 +16,9 @@ THRESHOLD_METHODS = ("youden", "sensitivity", "fixed")
 OUTPUTS = ("sigmoid", "softmax")
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 IF_EXISTS = ("error", "rename", "reuse")
+# "random": the control that can only see patients (data.splits.random_patient_labels): every patient one label,
+# drawn with the class shares kept, carried by all its images.
+LABELS = ("true", "random")
 
 
 def check_choice(what: str, value: object, choices: Sequence[str]) -> None:
@@ -49,6 +52,7 @@ class TrainConfig:
     deterministic: bool = False
     tensorboard: bool = False
     hparams: dict = field(default_factory=dict)
+    labels: str = "true"
 
     def __post_init__(self) -> None:
         check_choice("protocol", self.protocol, PROTOCOLS)
@@ -56,3 +60,4 @@ class TrainConfig:
         check_choice("stain", self.stain, STAINS)
         check_choice("threshold", self.threshold, THRESHOLD_METHODS)
         check_choice("output", self.output, OUTPUTS)
+        check_choice("labels", self.labels, LABELS)

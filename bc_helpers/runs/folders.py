@@ -14,7 +14,6 @@ from ..errors import WorkbookError
 from ..files import write_csv_atomic, write_json_atomic
 from .config import TrainConfig
 
-CONTROL_MODEL = "stain_fingerprint"  # the leakage control's runs (bc_helpers.training.fingerprint); never Keras
 ARMS = ("cnn", "cnn_lstm")  # the ablation's two arms
 ABLATION_DIR = "ablation"  # under <RUN_DIR>/<dataset>/<protocol>/: the arms that are not the notebook's main run
 ABLATION_FILE = "ablation.json"

@@ -9,7 +9,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from ..data.cache import load_images, storage_size
 from ..data.datasets import DatasetIndex, index_dataset
 from ..data.registry import is_synthetic
 from ..data.sources import resolve_data_dir
-from ..data.splits import patient_overlap, split_frame, split_table
+from ..data.splits import patient_overlap, random_patient_labels, split_frame, split_table
 from ..evaluation.decisions import coverage_table, decide_threshold, review_flags
 from ..evaluation.metrics import binary_metrics, evaluation_report
 from ..models.builders import build_model, compile_model, targets_for
@@ -50,9 +50,13 @@ def precision_policy(name: str | None) -> Iterator[None]:
 
 
 def load_data(config: TrainConfig) -> tuple[DatasetIndex, np.ndarray, pd.Series]:
-    """Index, decoded images and the split for a config."""
+    """Index, decoded images and the split for a config. Under labels="random" the index's labels are the
+    control's (one per patient, seeded by the run's seed), and the split is drawn on them, so that every part
+    holds both of the labels the run is scored on."""
     index = index_dataset(config.dataset, resolve_data_dir(config.dataset, config.data_dir))
     images = load_images(index, storage_size(index, config.image_size))
+    if config.labels == "random":
+        index = replace(index, table=index.table.assign(label=random_patient_labels(index.table, config.seed)))
     parts = split_table(index.table, config.protocol, config.seed)
     return index, images, parts
 
@@ -212,6 +216,7 @@ def evaluate_run(predict: Callable[[np.ndarray], np.ndarray], run: RunFolder, co
         "balance": config.balance, "image_size": config.image_size, "threshold_method": config.threshold,
         "threshold_rule": choice.rule, "threshold_note": choice.reason,
         "synthetic": is_synthetic(config.dataset),
+        "labels": config.labels, **({"control": True} if config.labels == "random" else {}),
         "val": binary_metrics(labels[val_rows], val_prob, threshold),
         "review": coverage_table(y, p, threshold, (config.review_width,)).iloc[0].to_dict(),
         "leak": patient_overlap(table, parts),
