@@ -13,6 +13,7 @@ import pandas as pd
 from ..errors import WorkbookError
 from ..files import write_csv_atomic, write_json_atomic
 from .config import TrainConfig
+from .records import MetricsRecord
 
 CONTROL_MODEL = "stain_fingerprint"  # the leakage control's runs (bc_helpers.training.fingerprint); never Keras
 ARMS = ("cnn", "cnn_lstm")  # the ablation's two arms
@@ -72,6 +73,10 @@ class RunFolder:
     def read_metrics(self) -> dict:
         """metrics.json's content."""
         return json.loads(self.metrics.read_text())
+
+    def read_record(self) -> MetricsRecord:
+        """metrics.json as a typed record; an unknown or a missing key is an error that names the file."""
+        return MetricsRecord.from_json(self.read_metrics(), str(self.metrics))
 
     def write_metrics(self, metrics: dict) -> None:
         """Write metrics.json (atomically: a crash never leaves half a file)."""
