@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from itertools import count, takewhile
 from pathlib import Path
+from typing import overload
 
 import pandas as pd
 
@@ -27,11 +28,17 @@ class _Artefact:
     def __init__(self, name: str, doc: str) -> None:
         self.name, self.__doc__ = name, doc
 
-    def __get__(self, run: RunFolder | None, owner: type) -> Path:
+    @overload
+    def __get__(self, run: None, owner: type) -> _Artefact: ...
+
+    @overload
+    def __get__(self, run: RunFolder, owner: type) -> Path: ...
+
+    def __get__(self, run: RunFolder | None, owner: type) -> _Artefact | Path:
         return self if run is None else run.path / self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunFolder:
     """One run's folder. It alone knows the artefacts' file names; every module reads and writes them through it.
 
@@ -42,8 +49,8 @@ class RunFolder:
 
     path: Path
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
+    def __init__(self, path: str | Path) -> None:
+        object.__setattr__(self, "path", Path(path))
 
     model = _Artefact("model.keras", "The trained model (Keras's .keras format).")
     config = _Artefact("config.json", "The settings that define the run, with what they produced (index summary, "
