@@ -13,6 +13,8 @@ import base64
 import io
 import sys
 from collections.abc import Callable
+from functools import partial
+from typing import Protocol
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -50,11 +52,17 @@ def resolve_interactive(interactive: bool | None) -> bool:
     return interactive_default() if interactive is None else bool(interactive)
 
 
+class _Widget(Protocol):
+    """What WithFirstFrame needs of an ipywidgets widget."""
+
+    def _repr_mimebundle_(self, **kwargs: object) -> dict: ...
+
+
 class WithFirstFrame:
     """A widget displayed with a PNG of its first frame: front ends that render widgets show the widget,
     the others fall back to the picture."""
 
-    def __init__(self, widget: object, first_frame: Figure | None) -> None:
+    def __init__(self, widget: _Widget, first_frame: Figure | None) -> None:
         self.widget = widget
         self.png = _png(first_frame) if first_frame is not None else None
 
@@ -120,7 +128,7 @@ def patch_browser(images: np.ndarray, table: pd.DataFrame, interactive: bool | N
 
     if not resolve_interactive(interactive):
         for label in (0, 1):
-            _show(lambda label=label: draw(first, label, 0))
+            _show(partial(draw, first, label, 0))
         return None
     import ipywidgets as w
 
@@ -171,7 +179,7 @@ def threshold_explorer(y: np.ndarray, prob: np.ndarray, chosen: float,
 
     if not resolve_interactive(interactive):
         for t in sorted({0.2, float(chosen), 0.8}):
-            _show(lambda t=t: draw(t))
+            _show(partial(draw, t))
         return None
     import ipywidgets as w
 
@@ -218,7 +226,7 @@ def prediction_viewer(model: object, images: np.ndarray, test: pd.DataFrame, row
     def draw(k: int) -> Figure:
         image = np.asarray(images[rows[k]])
         heat = gradcam(model, image[None])[0]
-        p = float(test["probability"].iat[k])
+        p = float(test["probability"].to_numpy(dtype=float)[k])
         flag = ", refer for review" if referred[k] else ""
         fig, axes = plt.subplots(1, 2, figsize=(5, 2.7))
         axes[0].imshow(image)
@@ -234,7 +242,7 @@ def prediction_viewer(model: object, images: np.ndarray, test: pd.DataFrame, row
         for outcome in OUTCOMES:  # the most confident example of each outcome present
             chosen = select_predictions(test, threshold, outcome)
             if len(chosen):
-                _show(lambda k=chosen[0]: draw(k))
+                _show(partial(draw, chosen[0]))
         return None
     return _viewer_widget(test, threshold, kinds, draw)
 
