@@ -28,8 +28,8 @@ def save(fig: Figure, path: str | Path) -> Path:
     return path
 
 
-def image_grid(images: Sequence[np.ndarray] | np.ndarray, titles: list[str] | None = None, cols: int = 8, size: float = 1.3,
-               suptitle: str | None = None) -> Figure:
+def image_grid(images: Sequence[np.ndarray] | np.ndarray, titles: list[str] | None = None, cols: int = 8,
+               size: float = 1.3, suptitle: str | None = None) -> Figure:
     """A grid of images (uint8, or floats in [0, 1]; sizes may differ) with optional titles."""
     rows = max(1, int(np.ceil(len(images) / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.1), squeeze=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -89,12 +90,13 @@ def leakage_table(runs: pd.DataFrame, n_boot: int = 500) -> pd.DataFrame:
     rows = []
     for (dataset, model), group in runs.groupby(["dataset", "model"], sort=False):
         honest = group[group["protocol"] == "patient"]
-        for protocol in facts(dataset).image_protocols:
+        for protocol in facts(str(dataset)).image_protocols:
             leaky = group[group["protocol"] == protocol]
             pairs = _seed_pairs(leaky, honest)
             if pairs.empty:
                 continue
-            row = {"dataset": dataset, "model": model, "image_protocol": protocol, "n_seeds": len(pairs)}
+            row: dict[str, Any] = {"dataset": dataset, "model": model, "image_protocol": protocol,
+                                   "n_seeds": len(pairs)}
             for metric in ("roc_auc", "balanced_accuracy"):
                 row[f"{metric} (patient split)"] = pairs[f"{metric}_honest"].mean()
                 row[f"{metric} (image split)"] = pairs[f"{metric}_leaky"].mean()
