@@ -14,7 +14,7 @@ import io
 import sys
 from collections.abc import Callable
 from functools import partial
-from typing import Protocol
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,6 +25,9 @@ from matplotlib.figure import Figure
 from ..evaluation.decisions import review_flags
 from ..evaluation.metrics import binary_metrics
 from . import plots
+
+if TYPE_CHECKING:  # ipywidgets loads only when a widget is shown
+    from ipywidgets import Widget
 
 OUTCOMES = ("TP", "FP", "TN", "FN")
 ORDERS = ("most confident first", "least confident first", "test order")
@@ -52,17 +55,11 @@ def resolve_interactive(interactive: bool | None) -> bool:
     return interactive_default() if interactive is None else bool(interactive)
 
 
-class _Widget(Protocol):
-    """What WithFirstFrame needs of an ipywidgets widget."""
-
-    def _repr_mimebundle_(self, **kwargs: object) -> dict: ...
-
-
 class WithFirstFrame:
     """A widget displayed with a PNG of its first frame: front ends that render widgets show the widget,
     the others fall back to the picture."""
 
-    def __init__(self, widget: _Widget, first_frame: Figure | None) -> None:
+    def __init__(self, widget: Widget, first_frame: Figure | None) -> None:
         self.widget = widget
         self.png = _png(first_frame) if first_frame is not None else None
 
@@ -71,13 +68,13 @@ class WithFirstFrame:
         return bundle | {"image/png": self.png} if self.png else bundle
 
 
-def widget_bundle(widget: object, **kwargs: object) -> dict:
+def widget_bundle(widget: Widget, **kwargs: object) -> dict:
     """The widget's display data. ipywidgets 8 returns it from `_repr_mimebundle_`; ipywidgets 7 (Colab ships
     7.7.1) has no such method and displays itself in `_ipython_display_`, which builds this same bundle."""
     if hasattr(widget, "_repr_mimebundle_"):
         return dict(widget._repr_mimebundle_(**kwargs))
     plaintext = repr(widget)
-    bundle = {"text/plain": plaintext if len(plaintext) <= 110 else plaintext[:110] + "…"}
+    bundle: dict[str, Any] = {"text/plain": plaintext if len(plaintext) <= 110 else plaintext[:110] + "…"}
     if widget._view_name is not None:
         bundle["application/vnd.jupyter.widget-view+json"] = {
             "version_major": 2, "version_minor": 0, "model_id": widget.model_id}
