@@ -1,5 +1,5 @@
-"""metrics.json's content as a typed record: a misspelt field fails in the type checker, and a file with a key the
-record does not know (or without one it needs) fails when it is read, naming the file and the key.
+"""A run's metrics file (RunFolder.metrics) as a typed record: a misspelt field fails in the type checker, and a
+file with a key the record does not know (or without one it needs) fails when it is read, naming the file and the key.
 
 The JSON stays as `train` writes it (training/trainer.py evaluate_run, evaluation/metrics.py evaluation_report):
 `to_json` gives the same keys and values back."""
@@ -108,7 +108,7 @@ def _binary_parts(data: Mapping[str, Any], where: str) -> dict[str, Any]:
 
 @dataclass(frozen=True, kw_only=True)
 class MetricsRecord(BinaryMetrics):
-    """A finished run's metrics.json: the test part's metrics (the fields of BinaryMetrics), their intervals by
+    """A finished run's metrics file: the test part's metrics (the fields of BinaryMetrics), their intervals by
     patient, the patient level, the run's settings and how the threshold was chosen, the validation part's
     metrics, the review band, the leak, and the timing. Fields that newer runs add have a default, so older
     files still read."""
@@ -137,8 +137,8 @@ class MetricsRecord(BinaryMetrics):
     timing: Timing
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str = "metrics.json") -> MetricsRecord:
-        """The record of metrics.json's content; `where` (the file) names it in an error."""
+    def from_json(cls, data: Mapping[str, Any], where: str = "the metrics") -> MetricsRecord:
+        """The record of the metrics file's content; `where` (the file) names it in an error."""
         _check_keys(cls, data, where)
         return cls(**{**data, **_binary_parts(data, where),
                       "ci": {name: (lo, hi) for name, (lo, hi) in data["ci"].items()},
@@ -146,7 +146,7 @@ class MetricsRecord(BinaryMetrics):
                       "timing": Timing.from_json(data["timing"], f"{where}: timing")})
 
     def to_json(self) -> dict[str, Any]:
-        """metrics.json's content: intervals as [low, high]; `control` only for a control run."""
+        """The metrics file's content: intervals as [low, high]; `control` only for a control run."""
         content = asdict(self) | {"ci": {name: list(interval) for name, interval in self.ci.items()}}
         if not self.control:
             del content["control"]
