@@ -29,13 +29,12 @@ $(SAMPLE): bc_helpers/data/sample.py | $(STAMP)
 run: setup
 	$(BIN)/python -m bc_helpers run --out $(RUN_DIR) $(ARGS)
 
-# Unit tests, then every notebook with nbval in this environment's kernel; notebook runs go to a fresh
-# temporary folder (BC_RUNS_BASE) so earlier results are never reused. Two pytest-xdist workers, a test file
+# Lint (below), the unit tests, then every notebook with nbval in this environment's kernel; notebook runs go to a
+# fresh temporary folder (BC_RUNS_BASE) so earlier results are never reused. Two pytest-xdist workers, a test file
 # (a notebook's cells, in order) per worker at a time: much of a test's time is single-threaded Python
 # (Keras tracing a model, starting a kernel), which a second worker overlaps. TEST_WORKERS=0: one process.
 TEST_WORKERS ?= 2
-test: setup
-	$(BIN)/ruff check bc_helpers tests notebooks
+test: lint
 	BC_RUNS_BASE=$$(mktemp -d) MPLBACKEND=Agg $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env \
 		-m "not stack" -n $(TEST_WORKERS) --dist loadfile --durations=15 $(ARGS)
 
@@ -72,8 +71,10 @@ RUN ?= $(RUN_DIR)
 book: setup
 	$(BIN)/python -m bc_helpers book --run $(RUN) --out _build/book
 
+# ruff, then mypy over bc_helpers (pyproject.toml's [tool.mypy]); `make test` runs both first.
 lint: setup
 	$(BIN)/ruff check bc_helpers tests notebooks
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python -m bc_helpers bench $(ARGS)

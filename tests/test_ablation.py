@@ -95,15 +95,16 @@ def test_the_leak_is_scored_on_the_same_images_and_makes_a_row(tmp_path: Path) -
     inflation = row["inflation"]["roc_auc"]
     assert inflation["estimate"] == pytest.approx(row["image"]["roc_auc"] - row["patient"]["roc_auc"])
     assert inflation["ci"][0] > 0 and row["verdict"] == "supported" and row["n_seeds"] == 1
-    other = _fake_run(tmp_path / "o", TrainConfig(), noise[:-2], labels[:-2], patients[:-2])
+    other = _fake_run(tmp_path / "o", TrainConfig(), 1 / (1 + np.exp(-noise[:-2])), labels[:-2], patients[:-2])
     with pytest.raises(WorkbookError, match="different test images"):
         leak_statistics(honest, [other])
 
 
 def test_arms_on_different_test_images_are_refused(tmp_path: Path) -> None:
     labels, noise, patients = _test_set(0)
-    a = _fake_run(tmp_path / "a", TrainConfig(), noise, labels, patients)
-    b = _fake_run(tmp_path / "b", TrainConfig(), noise[:-2], labels[:-2], patients[:-2])
+    scores = 1 / (1 + np.exp(-noise))
+    a = _fake_run(tmp_path / "a", TrainConfig(), scores, labels, patients)
+    b = _fake_run(tmp_path / "b", TrainConfig(), scores[:-2], labels[:-2], patients[:-2])
     with pytest.raises(WorkbookError, match="different test images"):
         ablation.compare_arms({"cnn": [a], "cnn_lstm": [b]}, [0], n_boot=10)
 

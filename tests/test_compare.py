@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fakes import write_run
-from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bc_helpers.evaluation.tables import collect_runs, leakage_table
 
@@ -17,16 +16,8 @@ def fake_run(root: Path, dataset: str, protocol: str, model: str, seed: int, sig
     rng = np.random.default_rng(seed + int(10 * signal))
     y = rng.integers(0, 2, 200)
     prob = 1 / (1 + np.exp(-(signal * (2 * y - 1) + rng.normal(0, 1, 200))))
-    roc, bal = roc_auc_score(y, prob), balanced_accuracy_score(y, prob >= 0.5)
-    metrics = {"dataset": dataset, "protocol": protocol, "model": model, "threshold": 0.5, "n_images": 200,
-               "n_patients": 10, "accuracy": bal, "sensitivity": bal, "specificity": bal, "f1": bal,
-               "balanced_accuracy": bal, "roc_auc": roc, "pr_auc": roc,
-               "ci": {"roc_auc": [0, 1], "balanced_accuracy": [0, 1]}, "patient_level": {"roc_auc": roc},
-               "epochs_run": 1, "timing": {"seconds_per_epoch": 1.0, "train_images": 100,
-                                           "inference_ms_per_image": 1.0},
-               "synthetic": True, "leak": {"test_images_with_patient_in_train": 0}}
     return write_run(root / dataset / protocol / f"{model}-s{seed}", y, prob, np.repeat(np.arange(10), 20),
-                     metrics=metrics, config={"seed": seed})
+                     fields={"dataset": dataset, "protocol": protocol, "model": model}, config={"seed": seed})
 
 
 def test_leakage_table_keeps_both_datasets_each_with_its_protocol(tmp_path: Path) -> None:

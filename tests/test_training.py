@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_idc_tree, write_png
+from test_records import round_trips
 
 from bc_helpers.errors import WorkbookError
 from bc_helpers.runs import TrainConfig, prepare_run_dir
@@ -40,7 +41,7 @@ def test_train_writes_a_complete_run_folder(trained: Path) -> None:
     for name in ("model.keras", "metrics.json", "config.json", "split.csv", "history.csv", "predictions.csv"):
         assert (trained / name).exists(), name
     metrics = json.loads((trained / "metrics.json").read_text())
-    assert EVALUATE_KEYS <= metrics.keys() and metrics["synthetic"] is True
+    assert EVALUATE_KEYS <= metrics.keys() and metrics["synthetic"] is True and round_trips(metrics)
     assert metrics["epochs_run"] == 2 and 0 <= metrics["roc_auc"] <= 1
     lo, hi = metrics["ci"]["roc_auc"]
     assert lo <= metrics["roc_auc"] <= hi

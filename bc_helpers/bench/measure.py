@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +25,9 @@ from ..errors import WorkbookError
 from ..evaluation.paper import COST
 from ..runs.catalogue import MODEL_NAMES
 from .render import table
+
+if TYPE_CHECKING:  # TensorFlow loads only when a measurement needs it
+    from ..models.runtime import keras
 
 PAPER_SIZE = 224
 # Peak memory is read from VmHWM (this address space only): ru_maxrss would carry the parent's peak
@@ -99,7 +103,7 @@ def matmul_gflops(n: int = 2048, seconds: float = 1.0, windows: int = 3) -> floa
     return best
 
 
-def forward_flops(model: object) -> float:
+def forward_flops(model: keras.Model) -> float:
     """Multiply-adds x 2 of one image's forward pass, counted layer by layer (conv, dense, recurrent)."""
     from ..models.runtime import keras
 
@@ -133,7 +137,7 @@ def settings() -> dict:
 
 def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment: bool = True,
                jit_compile: bool = False, steps_per_execution: int = 1, keras_batch_norm: bool = False,
-               policy: str | None = None) -> tuple[dict, object]:
+               policy: str | None = None) -> tuple[dict, keras.Model]:
     """Training images/s of one model through the workbook's own pipeline (uint8 cache, per-sample weights),
     on random images, timed after a warm-up; and the model. `policy`: a Keras mixed-precision policy."""
     from ..models.builders import build_model, loss_for, targets_for
@@ -161,12 +165,12 @@ def train_rate(name: str, image_size: int, steps: int, batch_size: int, augment:
     return {"images_per_s": rate, "flops_per_image": flops, "full_idc_epoch_s": full_epoch_seconds(rate)}, model
 
 
-def _with_keras_batch_norm(model: object) -> object:
+def _with_keras_batch_norm(model: keras.Model) -> keras.Model:
     """The same model with Keras's own (unfused) BatchNormalization, to measure what the fused one saves."""
     from ..models.layers import FusedBatchNormalization
     from ..models.runtime import keras
 
-    def clone(layer: object) -> object:
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
         kind = keras.layers.BatchNormalization if isinstance(layer, FusedBatchNormalization) else type(layer)
         return kind.from_config(layer.get_config())
 
@@ -174,7 +178,7 @@ def _with_keras_batch_norm(model: object) -> object:
 
 
 # Each change tried on the CNN-LSTM at 50 px, and whether it would change what training computes.
-TUNING = {
+TUNING: dict[str, tuple[dict[str, Any], bool]] = {
     "keras_batch_norm": ({"keras_batch_norm": True}, False),
     "steps_per_execution_8": ({"steps_per_execution": 8}, False),
     "no_augmentation": ({"augment": False}, True),
@@ -219,7 +223,7 @@ def epoch_overhead(epochs: int = 6, images: int = 1600) -> dict:
     return result
 
 
-def inference(model: object, image_size: int, calls: int) -> dict:
+def inference(model: keras.Model, image_size: int, calls: int) -> dict:
     """Single-image latency (median, p95) and batch throughput of a compiled serving function."""
     from ..models.runtime import tf
 

@@ -231,9 +231,9 @@ class Page:
 
     href: str  # from the book's root, e.g. "notebooks/08_cnn_lstm-sample-patient.html"
     title: str  # its line in the table of contents
+    source: Path  # the executed notebook, report.html or the markdown note it renders
     notebook: str = ""  # the course notebook it executes ("08_cnn_lstm"); empty for the report and the notes
     variant: str = ""  # the run's dataset and protocol, when the notebook was run with them
-    source: Path | None = None  # the executed notebook or the markdown note it renders
 
 
 def heading(markdown: str, default: str) -> str:
@@ -257,8 +257,8 @@ def notebook_pages(run: Path) -> list[Page]:
         protocol = params.get("PROTOCOL")
         variant = [str(params["DATASET"])] if "DATASET" in params else []
         variant += [f"{protocol} split"] if protocol is not None else []
-        page = Page(f"notebooks/{path.stem}.html", heading(markdown, path.stem), path.stem.split("-")[0],
-                    " · ".join(variant), path)
+        page = Page(f"notebooks/{path.stem}.html", heading(markdown, path.stem), path, path.stem.split("-")[0],
+                    " · ".join(variant))
         found.append(((page.notebook, str(params.get("DATASET", "")), protocol not in (None, "patient"),
                        path.stem), page))
     return [page for _, page in sorted(found, key=lambda item: item[0])]
@@ -276,7 +276,8 @@ def toc(pages: list[Page], current: Page, root: str) -> str:
         mark = " aria-current='page'" if page is current else ""
         return f"<a href='{html.escape(root + page.href)}'{mark}>{html.escape(text)}</a>"
 
-    items, groups = [], {}
+    items: list[str] = []
+    groups: dict[str, list[Page]] = {}
     for page in pages:
         groups.setdefault(page.notebook or page.href, []).append(page)
     for group in groups.values():

@@ -3,6 +3,7 @@ Colab and Binder badges, and the setup code cell. The address lives in pyproject
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from importlib import metadata
@@ -144,7 +145,7 @@ def sync_notebooks(folder: Path, url: str | None = None, check: bool = False) ->
     return [path for path in sorted(folder.glob("*.ipynb")) if sync_notebook(path, url, check)]
 
 
-def notebooks_command(args) -> int:
+def notebooks_command(args: argparse.Namespace) -> int:
     """`python -m bc_helpers notebooks [--sync]`: name the notebooks whose badges or setup cell differ from the
     generated ones (exit 1), or rewrite them with --sync."""
     from ..paths import repo_root

@@ -210,7 +210,10 @@ def fetch_real_data(dataset: str, script: Path | None = None, home: Path | None 
               f"`{script} {dataset}` in a terminal.")
         return False
     if userdata is None or files is None:
-        from google.colab import files, userdata
+        from google.colab import files as colab_files
+        from google.colab import userdata as colab_userdata
+
+        userdata, files = colab_userdata, colab_files
     path = write_kaggle_token(*kaggle_token(userdata, files), home=home)
     print(f"Kaggle token written to {path} (mode 600)")
     subprocess.run(["bash", str(script), dataset], check=True, env={**os.environ, "HOME": str(path.parent.parent)})

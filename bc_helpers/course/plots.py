@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from numpy.typing import ArrayLike
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_curve
 
 from ..evaluation.metrics import reliability_table
@@ -27,8 +28,8 @@ def save(fig: Figure, path: str | Path) -> Path:
     return path
 
 
-def image_grid(images: Sequence[np.ndarray], titles: list[str] | None = None, cols: int = 8, size: float = 1.3,
-               suptitle: str | None = None) -> Figure:
+def image_grid(images: Sequence[np.ndarray] | np.ndarray, titles: list[str] | None = None, cols: int = 8,
+               size: float = 1.3, suptitle: str | None = None) -> Figure:
     """A grid of images (uint8, or floats in [0, 1]; sizes may differ) with optional titles."""
     rows = max(1, int(np.ceil(len(images) / cols)))
     fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.1), squeeze=False)
@@ -93,10 +94,10 @@ def confusion(confusion_counts: dict, title: str = "", ax: plt.Axes | None = Non
     sns.heatmap(matrix, annot=True, fmt="d", cmap="Purples", cbar=False, ax=ax,
                 xticklabels=["negative", "positive"], yticklabels=["negative", "positive"])
     ax.set(xlabel="predicted", ylabel="actual", title=title)
-    return fig or ax.figure
+    return fig or _figure(ax)
 
 
-def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "ROC curves",
+def roc_curves(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], title: str = "ROC curves",
                ax: plt.Axes | None = None) -> Figure:
     """One ROC curve per name: {name: (labels, probabilities)} (the paper's Figs 9-10)."""
     from sklearn.metrics import roc_auc_score
@@ -111,8 +112,8 @@ def roc_curves(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "R
     ax.plot([0, 1], [0, 1], ":", color="grey")
     ax.set(xlabel="1 - specificity", ylabel="sensitivity", title=title)
     ax.legend(fontsize=7)
-    ax.figure.tight_layout()
-    return ax.figure
+    _figure(ax).tight_layout()
+    return _figure(ax)
 
 
 def metric_bars(table: pd.DataFrame, metrics: list[str], title: str, errors: dict[str, str] | None = None) -> Figure:
@@ -164,12 +165,20 @@ def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
     return fig
 
 
+def _figure(ax: plt.Axes) -> Figure:
+    """The figure `ax` is drawn on (the whole figure, when `ax` is in a subfigure)."""
+    fig = ax.get_figure(root=True)
+    if fig is None:
+        raise ValueError("these axes belong to no figure")
+    return fig
+
+
 def _axes(ax: plt.Axes | None, figsize: tuple[float, float]) -> plt.Axes:
     """The given Axes, or the Axes of a new figure of `figsize`."""
     return ax if ax is not None else plt.subplots(figsize=figsize)[1]
 
 
-def precision_recall(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: str = "precision-recall",
+def precision_recall(curves: Mapping[str, tuple[ArrayLike, ArrayLike]], title: str = "precision-recall",
                      ax: plt.Axes | None = None) -> Figure:
     """One precision-recall curve per name: {name: (labels, probabilities)}, with its average precision and
     the line a classifier without skill draws (precision = the share of positives)."""
@@ -183,15 +192,15 @@ def precision_recall(curves: dict[str, tuple[np.ndarray, np.ndarray]], title: st
         ax.axhline(y.mean(), ls=":", color="grey")
     ax.set(xlabel="recall (sensitivity)", ylabel="precision", title=title, xlim=(0, 1), ylim=(0, 1.02))
     ax.legend(fontsize=7)
-    return ax.figure
+    return _figure(ax)
 
 
-def reliability_diagram(y: np.ndarray, prob: np.ndarray, bins: int = 10, title: str = "reliability",
+def reliability_diagram(y: ArrayLike, prob: ArrayLike, bins: int = 10, title: str = "reliability",
                         ax: plt.Axes | None = None) -> Figure:
     """Observed share of positives against mean predicted probability per bin, each point labelled with its
     number of images; a calibrated model lies on the diagonal."""
     ax = _axes(ax, (4.5, 4))
-    table = reliability_table(y, prob, bins).query("count > 0")
+    table = reliability_table(np.asarray(y), np.asarray(prob), bins).query("count > 0")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="calibrated")
     ax.plot(table["mean_predicted"], table["observed_frequency"], "o-", label="model")
     for _, row in table.iterrows():
@@ -200,23 +209,23 @@ def reliability_diagram(y: np.ndarray, prob: np.ndarray, bins: int = 10, title: 
     ax.set(xlabel="mean predicted probability", ylabel="observed share of positives", title=title,
            xlim=(0, 1), ylim=(-0.02, 1.02))
     ax.legend(fontsize=7, loc="upper left")
-    return ax.figure
+    return _figure(ax)
 
 
-def probability_histograms(y: np.ndarray, prob: np.ndarray, threshold: float | None = None,
+def probability_histograms(y: ArrayLike, prob: ArrayLike, threshold: float | None = None,
                            title: str = "predicted probability by class", ax: plt.Axes | None = None) -> Figure:
     """Histograms of the predicted probability, one per true class; the threshold as a vertical line."""
     ax = _axes(ax, (4.5, 3.2))
     y, prob = np.asarray(y), np.asarray(prob)
     edges = np.linspace(0, 1, 21)
     for label, name in LABEL_NAMES.items():
-        ax.hist(prob[y == label], bins=edges, alpha=0.6, color=CLASS_COLOURS[label],
+        ax.hist(prob[y == label], bins=edges.tolist(), alpha=0.6, color=CLASS_COLOURS[label],
                 label=f"{name} ({int((y == label).sum())})")
     if threshold is not None:
         ax.axvline(threshold, color="black", ls="--", label=f"threshold {threshold:.2f}")
     ax.set(xlabel="predicted probability of positive", ylabel="images", title=title)
     ax.legend(fontsize=7)
-    return ax.figure
+    return _figure(ax)
 
 
 def patient_summary(predictions: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -240,7 +249,7 @@ def per_patient(predictions: pd.DataFrame, threshold: float, title: str = "per p
     ax.plot([0, 1], [0, 1], ":", color="grey")
     ax.set(xlabel="true share of positive images", ylabel="mean predicted probability",
            title=f"{title} ({len(summary)} patients)", xlim=(-0.03, 1.03), ylim=(-0.03, 1.03))
-    return ax.figure
+    return _figure(ax)
 
 
 def slide_cells(table: pd.DataFrame, patch: int = 50) -> tuple[np.ndarray, np.ndarray]:
@@ -250,7 +259,7 @@ def slide_cells(table: pd.DataFrame, patch: int = 50) -> tuple[np.ndarray, np.nd
     return (y - y.min()) // patch, (x - x.min()) // patch
 
 
-def slide_grid(table: pd.DataFrame, values: np.ndarray, patch: int = 50) -> np.ndarray:
+def slide_grid(table: pd.DataFrame, values: ArrayLike, patch: int = 50) -> np.ndarray:
     """One patient's slide as a grid, a cell per patch position, holding `values` (NaN where no patch)."""
     rows, cols = slide_cells(table, patch)
     grid = np.full((rows.max() + 1, cols.max() + 1), np.nan)
@@ -282,14 +291,14 @@ def slide_map(table: pd.DataFrame, images: np.ndarray | None = None, probability
     extent = (x0, x0 + (cols.max() + 1) * patch, y0 + (rows.max() + 1) * patch, y0)
     fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
-        if panel == "tissue":
+        if panel == "tissue" and images is not None:
             mosaic = slide_mosaic(images, table, patch)
             step = max(1, max(mosaic.shape[:2]) // 800)  # drawing a large mosaic at full size is slow
             ax.imshow(mosaic[::step, ::step], extent=extent)
         elif panel == "label":
             colours = matplotlib.colors.ListedColormap([CLASS_COLOURS[0], CLASS_COLOURS[1]])
             ax.imshow(slide_grid(table, table["label"], patch), cmap=colours, vmin=0, vmax=1, extent=extent)
-        else:
+        elif probability is not None:
             shown = ax.imshow(slide_grid(table, probability, patch), cmap="magma", vmin=0, vmax=1, extent=extent)
             fig.colorbar(shown, ax=ax, fraction=0.046, label="P(positive)")
         ax.set(title={"tissue": "tissue", "label": "true label (dark: IDC)",
@@ -328,4 +337,4 @@ def fold_spread(folds: pd.DataFrame, metric: str = "roc_auc", ax: plt.Axes | Non
     ax.set(xlabel="setting (best mean first)", ylabel=metric.replace("_", " "),
            title=f"{metric.replace('_', ' ')} on each of {frame['fold'].nunique()} grouped folds")
     ax.tick_params(axis="x", labelsize=7)
-    return ax.figure
+    return _figure(ax)

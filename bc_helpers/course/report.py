@@ -41,7 +41,7 @@ def dataset_figures(runs: pd.DataFrame, dataset: str) -> list[tuple[str, Figure]
     out.append((f"{dataset}: actual vs predicted", fig))
     hybrid = part[part["model"] == "cnn_lstm"]
     if not hybrid.empty:
-        history = RunFolder(hybrid["run_dir"].iat[0]).read_history()
+        history = RunFolder(str(hybrid["run_dir"].iat[0])).read_history()
         out.append((f"{dataset}: CNN-LSTM training curves", plots.training_curves(history, f"{dataset}: CNN-LSTM")))
     return out
 
@@ -72,7 +72,8 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame) -
     for dataset in datasets:
         table = tables.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
         out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", readable(table)))
-    collapsed = [] if runs.empty or "reading" not in runs else runs.loc[runs["reading"] == "collapsed", "model"]
+    collapsed = ([] if runs.empty or "reading" not in runs
+                 else runs.loc[runs["reading"] == "collapsed", "model"].tolist())
     if len(collapsed):
         out.append(("Collapsed runs", f"Marked collapsed: {', '.join(sorted(set(collapsed)))}. "
                     + reading.COLLAPSED_NOTE))

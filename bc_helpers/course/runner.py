@@ -15,7 +15,8 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +37,8 @@ DEFAULT_LEAK_MODELS = ("cnn_lstm",)
 # captures it into the executed notebook.
 QUIET_KERNEL = ("import os; os.dup2(os.open(os.devnull, os.O_WRONLY), 2); "
                 "from ipykernel import kernelapp; kernelapp.launch_new_instance()")
-TYPES = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict, "list": list}
+TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "str": str, "bool": bool,
+                                             "dict": dict, "list": list}
 
 
 @dataclass
@@ -114,7 +116,7 @@ def check_parameters(user: dict, steps: list[Step]) -> None:
 
 
 @contextmanager
-def this_kernel(folder: Path):
+def this_kernel(folder: Path) -> Iterator[None]:
     """Run notebooks with this environment's Python whatever kernels the user has: a `python3`
     kernelspec for sys.executable, first on JUPYTER_PATH."""
     spec = folder / "kernels" / "python3"
@@ -192,7 +194,9 @@ def run_step(step: Step, out: Path, common: dict, folder: Path) -> float:
 def run_steps(steps: list[Step], out: Path, common: dict, jobs: int) -> None:
     """Run `steps`, at most `jobs` at once, each once what it `needs` has finished, in the plan's order. The
     first failure stops the run: nothing more starts, the steps already running finish, and it is raised."""
-    waiting, running, done = list(steps), {}, set()
+    waiting = list(steps)
+    running: dict[Future[float], Step] = {}
+    done: set[str] = set()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         while waiting or running:
             ready = sorted((s for s in waiting if all(n.label in done for n in needs(s, steps))), key=_cost_rank)
@@ -203,11 +207,12 @@ def run_steps(steps: list[Step], out: Path, common: dict, jobs: int) -> None:
             finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
             for future in finished:
                 step = running.pop(future)
-                if future.exception() is not None:
+                error = future.exception()
+                if error is not None:
                     print(f"[{len(done) + 1:2d}/{len(steps)}] {step.label} FAILED", flush=True)
                     waiting.clear()
                     wait(list(running))
-                    raise future.exception()
+                    raise error
                 done.add(step.label)
                 print(f"[{len(done):2d}/{len(steps)}] {step.label} done in {future.result():.0f} s", flush=True)
 

@@ -13,6 +13,8 @@ import base64
 import io
 import sys
 from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -23,6 +25,9 @@ from matplotlib.figure import Figure
 from ..evaluation.decisions import review_flags
 from ..evaluation.metrics import binary_metrics
 from . import plots
+
+if TYPE_CHECKING:  # ipywidgets loads only when a widget is shown
+    from ipywidgets import Widget
 
 OUTCOMES = ("TP", "FP", "TN", "FN")
 ORDERS = ("most confident first", "least confident first", "test order")
@@ -54,7 +59,7 @@ class WithFirstFrame:
     """A widget displayed with a PNG of its first frame: front ends that render widgets show the widget,
     the others fall back to the picture."""
 
-    def __init__(self, widget: object, first_frame: Figure | None) -> None:
+    def __init__(self, widget: Widget, first_frame: Figure | None) -> None:
         self.widget = widget
         self.png = _png(first_frame) if first_frame is not None else None
 
@@ -63,13 +68,13 @@ class WithFirstFrame:
         return bundle | {"image/png": self.png} if self.png else bundle
 
 
-def widget_bundle(widget: object, **kwargs: object) -> dict:
+def widget_bundle(widget: Widget, **kwargs: object) -> dict:
     """The widget's display data. ipywidgets 8 returns it from `_repr_mimebundle_`; ipywidgets 7 (Colab ships
     7.7.1) has no such method and displays itself in `_ipython_display_`, which builds this same bundle."""
     if hasattr(widget, "_repr_mimebundle_"):
         return dict(widget._repr_mimebundle_(**kwargs))
     plaintext = repr(widget)
-    bundle = {"text/plain": plaintext if len(plaintext) <= 110 else plaintext[:110] + "…"}
+    bundle: dict[str, Any] = {"text/plain": plaintext if len(plaintext) <= 110 else plaintext[:110] + "…"}
     if widget._view_name is not None:
         bundle["application/vnd.jupyter.widget-view+json"] = {
             "version_major": 2, "version_minor": 0, "model_id": widget.model_id}
@@ -120,7 +125,7 @@ def patch_browser(images: np.ndarray, table: pd.DataFrame, interactive: bool | N
 
     if not resolve_interactive(interactive):
         for label in (0, 1):
-            _show(lambda label=label: draw(first, label, 0))
+            _show(partial(draw, first, label, 0))
         return None
     import ipywidgets as w
 
@@ -171,7 +176,7 @@ def threshold_explorer(y: np.ndarray, prob: np.ndarray, chosen: float,
 
     if not resolve_interactive(interactive):
         for t in sorted({0.2, float(chosen), 0.8}):
-            _show(lambda t=t: draw(t))
+            _show(partial(draw, t))
         return None
     import ipywidgets as w
 
@@ -218,7 +223,7 @@ def prediction_viewer(model: object, images: np.ndarray, test: pd.DataFrame, row
     def draw(k: int) -> Figure:
         image = np.asarray(images[rows[k]])
         heat = gradcam(model, image[None])[0]
-        p = float(test["probability"].iat[k])
+        p = float(test["probability"].to_numpy(dtype=float)[k])
         flag = ", refer for review" if referred[k] else ""
         fig, axes = plt.subplots(1, 2, figsize=(5, 2.7))
         axes[0].imshow(image)
@@ -234,7 +239,7 @@ def prediction_viewer(model: object, images: np.ndarray, test: pd.DataFrame, row
         for outcome in OUTCOMES:  # the most confident example of each outcome present
             chosen = select_predictions(test, threshold, outcome)
             if len(chosen):
-                _show(lambda k=chosen[0]: draw(k))
+                _show(partial(draw, chosen[0]))
         return None
     return _viewer_widget(test, threshold, kinds, draw)
 

@@ -105,9 +105,9 @@ def _smote_in_batches(images: np.ndarray, labels: np.ndarray, rows: np.ndarray, 
     base, partner = picks // SMOTE_NEIGHBOURS, neighbours.ravel()[picks]
     steps = rng.random(n_syn, dtype=np.float32)
     for start in range(0, n_syn, BATCH_IMAGES):
-        part = slice(start, start + BATCH_IMAGES)
-        x = np.asarray(images[min_rows[base[part]]], dtype=np.float32)
-        x += steps[part, None, None, None] * (np.asarray(images[min_rows[partner[part]]], dtype=np.float32) - x)
+        batch = slice(start, start + BATCH_IMAGES)
+        x = np.asarray(images[min_rows[base[batch]]], dtype=np.float32)
+        x += steps[batch, None, None, None] * (np.asarray(images[min_rows[partner[batch]]], dtype=np.float32) - x)
         out[len(rows) + start:len(rows) + start + len(x)] = np.clip(np.rint(x), 0, 255).astype(np.uint8)
     return out, np.concatenate([y, np.full(n_syn, minority)])
 

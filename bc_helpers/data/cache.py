@@ -51,7 +51,7 @@ def build_cache(index: DatasetIndex, size: int, path: Path, progress: bool = Tru
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(index.table), size, size, 3))
 
     def decode(i: int) -> None:
-        out[i] = fit_image(load_rgb(Path(index.table["path"].iat[i])), size, index.layout)
+        out[i] = fit_image(load_rgb(Path(str(index.table["path"].iat[i]))), size, index.layout)
 
     try:
         with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:

@@ -178,7 +178,7 @@ def _detect_layout(root: Path, layouts: tuple[str, ...], dataset: str) -> str:
 
 
 def _walk_idc(root: Path, index: DatasetIndex) -> list[Candidate]:
-    found: dict[tuple[str, int, int, int], Candidate] = {}
+    found: dict[tuple[str, int | None, int | None, int], Candidate] = {}
     for top in (root, root / IDC_DUPLICATE_TREE):
         if not top.is_dir():
             continue

@@ -54,11 +54,12 @@ def inspect_image(path: Path) -> ImageInfo:
 def load_rgb(path: Path) -> np.ndarray:
     """The image as an (H, W, 3) uint8 array; grayscale, RGBA and palette images become RGB."""
     with Image.open(path) as img:
+        flat: Image.Image = img
         if img.mode == "RGBA" or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (BACKGROUND,) * 4)
-            img = Image.alpha_composite(white, rgba)
-        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+            flat = Image.alpha_composite(white, rgba)
+        return np.asarray(flat.convert("RGB"), dtype=np.uint8)
 
 
 def fit_patch(pixels: np.ndarray, size: int) -> np.ndarray:

@@ -58,8 +58,8 @@ def patients_per_class(y_true: np.ndarray, patients: np.ndarray,
                        min_images: int = MIN_IMAGES_PER_PATIENT) -> dict[int, int]:
     """For each class, how many patients hold at least `min_images` images of it."""
     frame = pd.DataFrame({"label": np.asarray(y_true).astype(int), "patient": np.asarray(patients).astype(str)})
-    counts = frame.groupby(["label", "patient"]).size()
-    return {c: int((counts.get(c, pd.Series(dtype=int)) >= min_images).sum()) for c in (0, 1)}
+    enough = (frame.groupby(["label", "patient"]).size() >= min_images).groupby(level="label").sum()
+    return {c: int(n) for c, n in zip((0, 1), enough.reindex([0, 1], fill_value=0).tolist(), strict=True)}
 
 
 def decide_threshold(y_true: np.ndarray, prob: np.ndarray, patients: np.ndarray, method: str = "youden",

@@ -177,8 +177,9 @@ def bootstrap(
             "possible_resamples": math.comb(2 * len(draws.names) - 1, len(draws.names)),
             "level": level, "interval": "expanded percentile (Hesterberg 2015)", "decidable": ok, "reason": reason}
     if not ok:
-        info["warning"] = f"{reason}: the interval rests on {info['distinct_resamples']} distinct resamples"
-        warnings.warn(info["warning"], stacklevel=2)
+        message = f"{reason}: the interval rests on {info['distinct_resamples']} distinct resamples"
+        info["warning"] = message
+        warnings.warn(message, stacklevel=2)
     return ci, info
 
 

@@ -50,7 +50,7 @@ def read_run(run_dir: str | Path) -> RunTest:
         raise WorkbookError(f"{run.predictions} lacks the columns {sorted(missing)}: it was not written by `train`")
     test = frame[frame["part"] == "test"].sort_values("path", ignore_index=True)
     test = test.assign(patient=test["patient"].astype(str))[["path", "patient", "label", "probability"]]
-    return RunTest(str(run.path), test, float(run.read_metrics()["threshold"]))
+    return RunTest(str(run.path), test, run.read_record().threshold)
 
 
 def as_test(run: RunTest | str | Path) -> RunTest:

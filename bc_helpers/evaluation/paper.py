@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pandas as pd
 
 # Tables 3 and 4 as published (the best and lowest rows; see NOTE). Two readings of the paper's "AUC" column:
@@ -34,7 +36,17 @@ NOTE = ("The paper's Tables 3-4 list every model (CNN, LSTM, GRU, VGG-16, ResNet
 PROTOCOL_NOTE = ("The 'paper' protocol, a stratified image-level 70/15/15 split, is this course's assumption: "
                  "the paper does not state its split. Both it and BreaKHis's 'kaggle' folders are image-level.")
 
-COST = {"train_seconds_per_epoch": {"cnn_lstm": 7200.0, "cnn": 3600.0, "lstm": 3600.0}, "inference_ms_per_image": 50.0}
+
+
+class Cost(TypedDict):
+    """The paper's claimed costs: seconds per training epoch by model, milliseconds per image at inference."""
+
+    train_seconds_per_epoch: dict[str, float]
+    inference_ms_per_image: float
+
+
+COST: Cost = {"train_seconds_per_epoch": {"cnn_lstm": 7200.0, "cnn": 3600.0, "lstm": 3600.0},
+              "inference_ms_per_image": 50.0}
 # Where the IDC patient counts come from. The source study (Janowczyk & Madabhushi 2016; Cruz-Roa et al. 2014)
 # cut the patches from 162 whole-slide images; "162 patients" elsewhere is that slide count. The Kaggle
 # archive has one folder per patient id; the count usually quoted for it is 279 folders (each present twice,

@@ -57,7 +57,7 @@ def settings_table(runs: pd.DataFrame) -> pd.DataFrame:
     """The settings each selected run was trained with, one row per run: what the comparison compares."""
     rows = []
     for _, run in runs.iterrows():
-        train = RunFolder(run["run_dir"]).read_config()["train"]
+        train = (RunFolder(run["run_dir"]).read_config() or {})["train"]
         rows.append({"dataset": run["dataset"], "protocol": run["protocol"], "model": run["model"],
                      **{k: str(train[k]) if k == "hparams" else train[k] for k in SHOWN},
                      "epochs_run": run["epochs_run"]})

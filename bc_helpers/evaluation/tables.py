@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -24,19 +25,20 @@ def collect_runs(root: str | Path, all_seeds: bool = False) -> pd.DataFrame:
     trained, whose ROC-AUC ranks noise and must not sit in a table as if it learned."""
     rows = []
     for run in find_runs(root):
-        m = run.read_metrics()
-        if "model" not in m or ABLATION_DIR in run.path.relative_to(Path(root)).parts:
+        if ABLATION_DIR in run.path.relative_to(Path(root)).parts:
             continue
-        row = {k: m[k] for k in ("dataset", "protocol", "model", *COLUMNS, "threshold", "n_images", "n_patients")}
-        row.update(
-            roc_auc_ci=tuple(m["ci"]["roc_auc"]), balanced_accuracy_ci=tuple(m["ci"]["balanced_accuracy"]),
-            patient_roc_auc=m["patient_level"]["roc_auc"], epochs_run=m["epochs_run"],
-            seconds_per_epoch=m["timing"]["seconds_per_epoch"], train_images=m["timing"]["train_images"],
-            inference_ms_per_image=m["timing"]["inference_ms_per_image"], synthetic=m["synthetic"],
-            leak=m["leak"]["test_images_with_patient_in_train"], run_dir=str(run.path),
+        m = run.read_record()
+        rows.append(dict(
+            dataset=m.dataset, protocol=m.protocol, model=m.model, accuracy=m.accuracy, sensitivity=m.sensitivity,
+            specificity=m.specificity, f1=m.f1, balanced_accuracy=m.balanced_accuracy, roc_auc=m.roc_auc,
+            pr_auc=m.pr_auc, threshold=m.threshold, n_images=m.n_images, n_patients=m.n_patients,
+            roc_auc_ci=m.ci["roc_auc"], balanced_accuracy_ci=m.ci["balanced_accuracy"],
+            patient_roc_auc=m.patient_level["roc_auc"], epochs_run=m.epochs_run,
+            seconds_per_epoch=m.timing.seconds_per_epoch, train_images=m.timing.train_images,
+            inference_ms_per_image=m.timing.inference_ms_per_image, synthetic=m.synthetic,
+            leak=m.leak["test_images_with_patient_in_train"], run_dir=str(run.path),
             finished=run.metrics.stat().st_mtime, seed=_run_seed(run), reading=table_reading(run.path),
-        )
-        rows.append(row)
+        ))
     frame = pd.DataFrame(rows)
     if frame.empty:
         return pd.DataFrame(columns=["dataset", "protocol", "model", "seed", *COLUMNS])
@@ -84,12 +86,13 @@ def leakage_table(runs: pd.DataFrame, n_boot: int = 500) -> pd.DataFrame:
     rows = []
     for (dataset, model), group in runs.groupby(["dataset", "model"], sort=False):
         honest = group[group["protocol"] == "patient"]
-        for protocol in facts(dataset).image_protocols:
+        for protocol in facts(str(dataset)).image_protocols:
             leaky = group[group["protocol"] == protocol]
             pairs = _seed_pairs(leaky, honest)
             if pairs.empty:
                 continue
-            row = {"dataset": dataset, "model": model, "image_protocol": protocol, "n_seeds": len(pairs)}
+            row: dict[str, Any] = {"dataset": dataset, "model": model, "image_protocol": protocol,
+                                   "n_seeds": len(pairs)}
             for metric in ("roc_auc", "balanced_accuracy"):
                 row[f"{metric} (patient split)"] = pairs[f"{metric}_honest"].mean()
                 row[f"{metric} (image split)"] = pairs[f"{metric}_leaky"].mean()

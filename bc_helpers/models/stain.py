@@ -14,6 +14,8 @@ image's mean, scale its standard deviation to a target's, add the target's mean.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from ..errors import WorkbookError
@@ -64,7 +66,7 @@ class ReinhardNormalization(keras.layers.Layer):
     """Reinhard normalisation of [0, 1] RGB images to a target's l-alpha-beta mean and standard deviation, in
     training and inference alike (the computation of reinhard_normalise, without the uint8 rounding)."""
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], **kwargs: object) -> None:
+    def __init__(self, mean: Iterable[float], std: Iterable[float], **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.mean, self.std = [float(v) for v in mean], [float(v) for v in std]
 

@@ -12,8 +12,9 @@ from .folders import (
     run_path,
     same_config,
 )
+from .records import BinaryMetrics, MetricsRecord
 
 __all__ = [
-    "CATALOGUE", "MODEL_NAMES", "MODEL_NOTEBOOKS", "RunFolder", "TrainConfig", "arm_dir", "display_name",
-    "find_runs", "prepare_run_dir", "run_path", "same_config", "tuning",
+    "CATALOGUE", "MODEL_NAMES", "MODEL_NOTEBOOKS", "BinaryMetrics", "MetricsRecord", "RunFolder", "TrainConfig",
+    "arm_dir", "display_name", "find_runs", "prepare_run_dir", "run_path", "same_config", "tuning",
 ]

@@ -7,12 +7,14 @@ import json
 from dataclasses import asdict, dataclass
 from itertools import count, takewhile
 from pathlib import Path
+from typing import overload
 
 import pandas as pd
 
 from ..errors import WorkbookError
 from ..files import write_csv_atomic, write_json_atomic
 from .config import TrainConfig
+from .records import MetricsRecord
 
 ARMS = ("cnn", "cnn_lstm")  # the ablation's two arms
 ABLATION_DIR = "ablation"  # under <RUN_DIR>/<dataset>/<protocol>/: the arms that are not the notebook's main run
@@ -25,11 +27,17 @@ class _Artefact:
     def __init__(self, name: str, doc: str) -> None:
         self.name, self.__doc__ = name, doc
 
-    def __get__(self, run: RunFolder | None, owner: type) -> Path:
+    @overload
+    def __get__(self, run: None, owner: type) -> _Artefact: ...
+
+    @overload
+    def __get__(self, run: RunFolder, owner: type) -> Path: ...
+
+    def __get__(self, run: RunFolder | None, owner: type) -> _Artefact | Path:
         return self if run is None else run.path / self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class RunFolder:
     """One run's folder. It alone knows the artefacts' file names; every module reads and writes them through it.
 
@@ -40,8 +48,8 @@ class RunFolder:
 
     path: Path
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path))
+    def __init__(self, path: str | Path) -> None:
+        object.__setattr__(self, "path", Path(path))
 
     model = _Artefact("model.keras", "The trained model (Keras's .keras format).")
     config = _Artefact("config.json", "The settings that define the run, with what they produced (index summary, "
@@ -71,6 +79,10 @@ class RunFolder:
     def read_metrics(self) -> dict:
         """metrics.json's content."""
         return json.loads(self.metrics.read_text())
+
+    def read_record(self) -> MetricsRecord:
+        """metrics.json as a typed record; an unknown or a missing key is an error that names the file."""
+        return MetricsRecord.from_json(self.read_metrics(), str(self.metrics))
 
     def write_metrics(self, metrics: dict) -> None:
         """Write metrics.json (atomically: a crash never leaves half a file)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,9 @@ from ..files import write_csv_atomic
 from ..models.builders import loss_for
 from ..models.runtime import gpus, keras, tf
 from ..runs.config import STRATEGIES, check_choice
+
+Batch = tuple[tf.Tensor, ...]  # a distributed dataset's element: images, targets[, sample weights]
+Sums = tuple[tf.Tensor, tf.Tensor, tf.Tensor]  # over the global batch: loss, correct predictions, images
 
 
 def choose_strategy(name: str = "auto") -> tf.distribute.Strategy:
@@ -68,11 +72,11 @@ class _Steps:
         with strategy.scope():
             model.optimizer.build(model.trainable_variables)
 
-    def _sum(self, per_replica: object) -> object:
+    def _sum(self, per_replica: tuple[tf.Tensor, ...]) -> Sums:
         return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
     @tf.function
-    def train(self, iterator: object, global_batch: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def train(self, iterator: Iterator[Batch], global_batch: int) -> Sums:
         def step(images: tf.Tensor, targets: tf.Tensor, weights: tf.Tensor) -> tuple[tf.Tensor, ...]:
             with tf.GradientTape() as tape:
                 probabilities = self.model(images, training=True)
@@ -88,7 +92,7 @@ class _Steps:
         return self._sum(self.strategy.run(step, args=next(iterator)))
 
     @tf.function
-    def validate(self, iterator: object) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    def validate(self, iterator: Iterator[Batch]) -> Sums:
         def step(images: tf.Tensor, targets: tf.Tensor) -> tuple[tf.Tensor, ...]:
             probabilities = self.model(images, training=False)
             correct = _correct(targets, probabilities)

@@ -140,11 +140,11 @@ def search_arrays(
     if own_pool:
         pool.clear()
     per_fold = pd.DataFrame(records).sort_values(["setting", "fold"], ignore_index=True)
-    table = per_fold.groupby(["setting", *keys], sort=False)[["roc_auc", "balanced_accuracy", "seconds"]].agg(
-        ["mean", "std"])
-    table.columns = [f"{stat}_{name}" for name, stat in table.columns]
+    summary = {f"{stat}_{name}": (name, stat) for name in ("roc_auc", "balanced_accuracy", "seconds")
+               for stat in ("mean", "std")}
+    table = per_fold.groupby(["setting", *keys], sort=False).agg(**summary)
     table = table.reset_index().sort_values("mean_roc_auc", ascending=False, ignore_index=True)
-    best = settings[int(table.loc[0, "setting"])]
+    best = settings[int(table["setting"].iloc[0])]
     return GridResult(table, per_fold, {k: v for k, v in best.items() if k not in COMPILE_KEYS},
                       best.get("learning_rate"), skipped_folds=skipped)
 

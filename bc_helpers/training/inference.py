@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,10 +49,10 @@ def run_settings(model_path: Path, model: keras.Model) -> dict:
     layout from the run folder beside the model. Without one: threshold 0.5, and the model's input size; a model
     working at IDC's native patch size is taken for an IDC model."""
     run = RunFolder(model_path.parent)
-    settings = {"threshold": 0.5, "review_width": 0.1, "review_reference": None, "storage_size": None,
+    settings: dict[str, Any] = {"threshold": 0.5, "review_width": 0.1, "review_reference": None, "storage_size": None,
                 "layout": None}
     if run.is_finished():
-        settings["threshold"] = run.read_metrics()["threshold"]
+        settings["threshold"] = run.read_record().threshold
     if run.predictions.exists():  # the band's edges come from the validation images, so even one image is judged
         settings["review_reference"] = run.read_predictions("val")["probability"].to_numpy()
     config = run.read_config()

@@ -221,7 +221,7 @@ def evaluate_run(predict: Callable[[np.ndarray], np.ndarray], run: RunFolder, co
         "review": coverage_table(y, p, threshold, (config.review_width,)).iloc[0].to_dict(),
         "leak": patient_overlap(table, parts),
         "epochs_run": epochs_run,
-        "best_epoch": int(history["val_loss"].idxmin()) + 1 if epochs_run else 0,
+        "best_epoch": int(history["val_loss"].argmin()) + 1 if epochs_run else 0,
         "timing": {"train_seconds": train_seconds, "seconds_per_epoch": train_seconds / max(epochs_run, 1),
                    "train_images": n_train, "inference_ms_per_image": infer_ms},
     }
