@@ -68,7 +68,7 @@ class PermuteSteps(keras.layers.Layer):
     the ablation feeds the LSTM the feature map's rows in this order, the same for every image, fit and seed, so
     it asks whether the top-to-bottom order that the paper's argument rests on matters."""
 
-    def __init__(self, order: list[int], **kwargs) -> None:
+    def __init__(self, order: list[int], **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.order = [int(i) for i in order]
 
