@@ -360,7 +360,8 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame,
         out.append(("Reading the leakage study", tables.CONTROL_READING))
     if not runs.empty:
         out.append(("Cost: measured on this machine beside the paper's claims", readable(tables.cost_table(runs))))
-    out.append(("Published patient-level results on IDC", readable(paper.PATIENT_LEVEL_BASELINES)))
+    out.append(("Published results on held-out IDC patients (patch-level metrics)",
+                readable(paper.PATIENT_LEVEL_BASELINES)))
     missing = tables.missing_runs(runs, datasets, ["patient"])
     out.append(("Missing runs", "\n".join(f"- {m}" for m in missing) if missing else "none"))
     return out
