@@ -32,7 +32,7 @@ MISSING = "–"
 # Headers a person reads: the package's snake_case names, spelled out.
 WORDS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1", "balanced_accuracy": "balanced accuracy",
          "n_seeds": "seeds", "n_patients": "test patients", "n_images": "test images", "image_protocol": "image split",
-         "cnn_lstm": "CNN-LSTM", "cnn": "CNN", "ci": "95% interval", "ms": "ms"}
+         "cnn_lstm": "CNN-LSTM", "cnn": "CNN", "ci": "95% interval", "idc": "IDC"}
 LEAKY = {"paper": "the paper's image split", "kaggle": "Kaggle's image folders", "patient": "the patient split"}
 NOTEBOOK_DIR = "notebooks"
 
@@ -346,7 +346,8 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame,
     out: list[tuple[str, pd.DataFrame | str]] = []
     for dataset in datasets:
         table = tables.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
-        out.append((f"{dataset}: the paper's table beside ours (test images, patient split)", readable(table)))
+        out.append((f"{dataset}: the paper's table beside ours (test images, patient split)",
+                    readable(table) if not table.empty else "No run on the patient split yet."))
     collapsed = [] if runs.empty or "reading" not in runs else runs.loc[runs["reading"] == "collapsed", "model"]
     if len(collapsed):
         out.append(("Collapsed runs", f"Marked collapsed: {', '.join(sorted(set(collapsed)))}. "
@@ -355,7 +356,8 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame,
     if ablations is not None and not ablations.empty:
         out.append(("The ablation: CNN-LSTM against the same CNN without its LSTM", readable(ablations)))
     leak = tables.leakage_table(leak_runs) if leak is None else leak
-    out.append(("Leakage study: image-level split vs patient split, mean over seeds", readable(leak)))
+    out.append(("Leakage study: image-level split vs patient split, mean over seeds", readable(leak) if not leak.empty
+                else "No image-split run yet: notebook 08 with `PROTOCOL='paper'` makes one (`make run` does)."))
     if not leak.empty and leak.apply(_is_control, axis=1).any():
         out.append(("Reading the leakage study", tables.CONTROL_READING))
     if not runs.empty:
@@ -391,6 +393,8 @@ def notebook_line(page: Path) -> tuple[str, str]:
         paragraphs = [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
         prose = [p for p in paragraphs if not p.startswith("#") and not p.startswith("[![")]
         line = " ".join(prose[-1].split()) if prose else ""
+        line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)  # a link's text only: the report is not its page
+        line = " ".join(re.sub(r"\$\$.*?\$\$|\$[^$]*\$", "", line).split())  # no raw LaTeX in a one-line summary
         params = nb.get("metadata", {}).get("papermill", {}).get("parameters", {})
         tags = [f"{params['DATASET']}" if "DATASET" in params else "",
                 f"{params['PROTOCOL']} split" if "PROTOCOL" in params else ""]
