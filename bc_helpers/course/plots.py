@@ -129,7 +129,7 @@ def metric_bars(table: pd.DataFrame, metrics: list[str], title: str, errors: dic
         ax.bar(x + i * width, values, width, label=metric.replace("_", " "), yerr=yerr, capsize=2)
     ax.set_xticks(x + width * (len(metrics) - 1) / 2, table["model"])
     ax.set(ylim=(0, 1.05), title=title)
-    ax.legend(fontsize=7, ncol=len(metrics))
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)  # beside the bars
     fig.tight_layout()
     return fig
 
@@ -344,6 +344,10 @@ def training_curves_compared(histories: dict[str, pd.DataFrame],
         label = metric.replace("val_", "validation ").replace("_", " ")
         if log_loss and metric.endswith("loss"):
             ax.set_yscale("log")
+            low, high = ax.get_ylim()
+            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.2g}")  # 0.5, not 5 x 10^-1
+            ax.yaxis.set_major_formatter(plain)  # between decades, label the minor ticks too (if only they fit)
+            ax.yaxis.set_minor_formatter(plain if high / low < 10 else matplotlib.ticker.NullFormatter())
             label += " (log scale)"
         ax.set(xlabel="epoch", ylabel=label, title=f"{title}: {label}" if title else label)
         ax.xaxis.get_major_locator().set_params(integer=True)

@@ -324,7 +324,8 @@ def write_report(out: Path, datasets: list[str], params: dict, seconds: float) -
         data = base64.b64encode(path.read_bytes()).decode()
         body.append(f"<h3>{html.escape(title)}</h3><img alt='{html.escape(title)}' "
                     f"src='data:image/png;base64,{data}'>")
-    pages = sorted((out / NOTEBOOK_DIR).glob("*.html"))  # the executed notebooks, rendered by the runner
+    pages = sorted((out / NOTEBOOK_DIR).glob("*.html"),  # the executed notebooks, rendered by the runner
+                   key=lambda p: (p.stem.split("-")[0], p.stem.endswith(("-paper", "-kaggle")), p.stem))
     md += ["", "## Notebooks", ""]
     items = []
     for p in pages:
