@@ -68,7 +68,7 @@ def _missing(value: object) -> bool:
     if isinstance(value, str | bytes | tuple | list | dict | set) or hasattr(value, "__len__"):
         return False
     try:
-        return bool(pd.isna(value))
+        return bool(pd.isna(value))  # type: ignore[call-overload]
     except (TypeError, ValueError):
         return False
 
@@ -158,7 +158,8 @@ def sections(runs: pd.DataFrame, datasets: list[str], leak_runs: pd.DataFrame,
         table = tables.paper_table(runs, dataset) if not runs.empty else pd.DataFrame()
         out.append((f"{dataset}: the paper's table beside ours (test images, patient split)",
                     readable(table) if not table.empty else "No run on the patient split yet."))
-    collapsed = [] if runs.empty or "reading" not in runs else runs.loc[runs["reading"] == "collapsed", "model"]
+    collapsed: list = [] if runs.empty or "reading" not in runs else list(runs.loc[runs["reading"] == "collapsed",
+                                                                                      "model"])
     if len(collapsed):
         out.append(("Collapsed runs", f"Marked collapsed: {', '.join(sorted(set(collapsed)))}. "
                     + reading.COLLAPSED_NOTE))

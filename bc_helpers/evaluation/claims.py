@@ -32,8 +32,8 @@ def _num(value: object) -> str:
 
 def _interval(ci: object) -> tuple[float, float]:
     try:
-        lo, hi = ci  # type: ignore[misc]
-        return float(lo), float(hi)
+        low, high = list(ci)  # type: ignore[call-overload]
+        return float(low), float(high)
     except (TypeError, ValueError):
         return float("nan"), float("nan")
 
@@ -150,7 +150,7 @@ def leak_findings(leak: pd.DataFrame) -> list[dict]:
             verdict = "inflated for some models"
         else:
             verdict = "no leak this run can tell from chance"
-        out.append({"claim": f"The paper's level needs its split ({dataset}, {LEAKY.get(protocol, protocol)} "
+        out.append({"claim": f"The paper's level needs its split ({dataset}, {LEAKY.get(str(protocol), protocol)} "
                              "against the patient split)", "verdict": verdict,
                     "why": text[0].upper() + text[1:] + "."})
     return out
