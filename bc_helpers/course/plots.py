@@ -130,7 +130,7 @@ def metric_bars(table: pd.DataFrame, metrics: list[str], title: str, errors: dic
         ax.bar(x + i * width, values, width, label=metric.replace("_", " "), yerr=yerr, capsize=2)
     ax.set_xticks(x + width * (len(metrics) - 1) / 2, table["model"])
     ax.set(ylim=(0, 1.05), title=title)
-    ax.legend(fontsize=7, ncol=len(metrics))
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)  # beside the bars
     fig.tight_layout()
     return fig
 
@@ -150,17 +150,38 @@ def coverage_curve(coverage: pd.DataFrame, title: str = "refer-for-review band")
 
 def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
     """The same models scored on an image-level split and on a patient split (one bar pair per dataset, model
-    and image-level protocol)."""
-    labels = leak["dataset"] + " / " + leak["model"]
+    and image-level protocol), and beside them each inflation (image split - patient split) with its 95%
+    interval, where the table gives one (`{metric} inflation ci`). Legends sit outside the bars."""
+    labels = leak["dataset"] + " / " + leak["model"].astype(str)
+    if "labels" in leak:
+        labels = labels + leak["labels"].map(lambda v: " (random labels)" if v == "random" else "")
     if "image_protocol" in leak:
         labels = labels + " (" + leak["image_protocol"] + ")"
     x = np.arange(len(leak))
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.4 * len(leak)), 3.5))
-    ax.bar(x - 0.2, leak[f"{metric} (image split)"], 0.4, label="image-level split")
-    ax.bar(x + 0.2, leak[f"{metric} (patient split)"], 0.4, label="patient split (honest)")
+    name = {"roc_auc": "ROC-AUC", "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(max(9.0, 1.9 * len(leak) + 4), 4.2),
+                                    gridspec_kw={"width_ratios": [max(len(leak), 2), max(len(leak), 2) * 0.7]})
+    ax.bar(x - 0.2, leak[f"{metric} (image split)"], 0.4, label="image-level split", color="#c0504d")
+    ax.bar(x + 0.2, leak[f"{metric} (patient split)"], 0.4, label="patient split (honest)", color="#5b2a86")
+    ax.axhline(0.5, color="grey", ls=":", lw=1)
     ax.set_xticks(x, labels, fontsize=8, rotation=20, ha="right")
-    ax.set(ylim=(0, 1.05), ylabel=metric.replace("_", " "), title="how much the paper's split inflates scores")
-    ax.legend(fontsize=8)
+    ax.set(ylim=(0, 1.05), ylabel=name, title=f"{name} under each split")
+    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2, frameon=False)
+    inflation = leak[f"{metric} inflation"].to_numpy(dtype=float)
+    ci = leak.get(f"{metric} inflation ci")
+    bounds = np.array([tuple(v) if isinstance(v, tuple | list) and len(v) == 2 else (np.nan, np.nan)
+                       for v in (ci if ci is not None else [None] * len(leak))], dtype=float)
+    known = ~np.isnan(bounds).any(axis=1)
+    right.axhline(0, color="grey", lw=1)
+    right.bar(x, inflation, 0.5, color="#c0504d", alpha=0.35)
+    if known.any():
+        err = np.abs(bounds[known].T - inflation[known])
+        right.errorbar(x[known], inflation[known], yerr=err, fmt="o", color="black", capsize=4,
+                       label="95% interval (bootstrap by patient)")
+        right.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.08), frameon=False)
+    right.set_xticks(x, labels, fontsize=8, rotation=20, ha="right")
+    right.set(ylabel=f"{name}: image split - patient split", title="inflation")
+    fig.suptitle("how much an image-level split inflates scores", y=1.0)
     fig.tight_layout()
     return fig
 
@@ -309,15 +330,29 @@ def slide_map(table: pd.DataFrame, images: np.ndarray | None = None, probability
 
 
 def training_curves_compared(histories: dict[str, pd.DataFrame],
-                             metrics: tuple[str, ...] = ("val_loss", "val_accuracy")) -> Figure:
-    """Several models' training histories overlaid, one panel per metric (validation by default)."""
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
+                             metrics: tuple[str, ...] = ("val_loss", "val_accuracy"), title: str = "",
+                             log_loss: bool = True) -> Figure:
+    """Several models' training histories overlaid, one panel per metric (validation by default). Losses are
+    drawn on a log scale (`log_loss`), so one model whose loss explodes (ResNet-50's validation loss at 54) does
+    not flatten every other curve; a legend sits beside the panels, covering no line."""
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics) + 1.5, 3.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         for name, history in histories.items():
             if metric in history:
                 ax.plot(np.arange(1, len(history) + 1), history[metric], "o-", ms=3, label=name)
-        ax.set(xlabel="epoch", ylabel=metric.replace("_", " "))
-        ax.legend(fontsize=7)
+        label = metric.replace("val_", "validation ").replace("_", " ")
+        if log_loss and metric.endswith("loss"):
+            ax.set_yscale("log")
+            low, high = ax.get_ylim()
+            plain = matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:.2g}")  # 0.5, not 5 x 10^-1
+            ax.yaxis.set_major_formatter(plain)  # between decades, label the minor ticks too (if only they fit)
+            ax.yaxis.set_minor_formatter(plain if high / low < 10 else matplotlib.ticker.NullFormatter())
+            label += " (log scale)"
+        ax.set(xlabel="epoch", ylabel=label, title=f"{title}: {label}" if title else label)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, names, fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
     fig.tight_layout()
     return fig
 

@@ -27,8 +27,8 @@ AUC_READINGS = {
                "99.17%, 0.887 against 89.26%), and its Figs 9-10 are ROC curves: the values read as areas under them",
 }
 NOTE = ("The paper's Tables 3-4 list every model (CNN, LSTM, GRU, VGG-16, ResNet-50, CNN-LSTM), but as images, "
-        "not text; the summary this workbook works from (paper.md) transcribes only the best (CNN-LSTM) and "
-        "lowest (ResNet-50) rows, so only those are filled in here. Its \"AUC\" column is shown under both "
+        "not text; the course's notes on the paper (notebooks/paper_notes.md) transcribe only the best (CNN-LSTM) "
+        "and lowest (ResNet-50) rows, so only those are filled in here. Its \"AUC\" column is shown under both "
         "readings: balanced accuracy (its Eq. 5) and ROC-AUC (its values and Figs 9-10).")
 # The paper never states how it split its data. The "paper" protocol (a stratified image-level 70/15/15 split)
 # is this course's assumption of what an unstated split most likely was; "kaggle" (BreaKHis) is the
@@ -50,11 +50,11 @@ COST: Cost = {"train_seconds_per_epoch": {"cnn_lstm": 7200.0, "cnn": 3600.0, "ls
 # Where the IDC patient counts come from. The source study (Janowczyk & Madabhushi 2016; Cruz-Roa et al. 2014)
 # cut the patches from 162 whole-slide images; "162 patients" elsewhere is that slide count. The Kaggle
 # archive has one folder per patient id; the count usually quoted for it is 279 folders (each present twice,
-# see paper.md), which this repository cannot check without the full download: `python -m bc_helpers index
-# --dataset idc --data-dir data/raw/idc` prints "patients" for a real copy.
+# see notebooks/paper_notes.md), which this repository cannot check without the full download:
+# `python -m bc_helpers index --dataset idc --data-dir data/raw/idc` prints "patients" for a real copy.
 IDC_SOURCE_SLIDES = 162
 IDC_PATIENT_COUNTS = {
-    "source study slides": (162, "Janowczyk & Madabhushi 2016 / Cruz-Roa et al. 2014, as quoted by paper.md "
+    "source study slides": (162, "Janowczyk & Madabhushi 2016 / Cruz-Roa et al. 2014, as quoted by paper_notes.md "
                                  "and the Kaggle dataset page"),
     "Kaggle archive patient folders": (279, "commonly quoted for the Kaggle archive; not verified here (needs "
                                             "the full download: `python -m bc_helpers index --dataset idc`)"),

@@ -1,0 +1,220 @@
+"""The paper's claims tested on a run: what holds up and what does not, and why. Each finding is a claim, a verdict
+and a sentence whose numbers come from the run's files: the ablation's verdict (ablation.json), the leak beside
+its control (leakage.json at the run's root, or the run folders' leakage table), and the paper's ranking beside
+ours (collapsed runs set aside). The report opens with them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..data.registry import facts
+from ..runs.catalogue import display_name
+from . import paper
+
+LEAKAGE_FILE = "leakage.json"  # the leakage study with its control, at the run's root (when it was measured)
+LEAKY = {"paper": "the paper's image split", "kaggle": "Kaggle's image folders", "patient": "the patient split"}
+
+
+def _num(value: object) -> str:
+    """A number to 3 decimals; "–" for none."""
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if math.isnan(v) else f"{v:.3f}"
+
+
+
+def _interval(ci: object) -> tuple[float, float]:
+    try:
+        low, high = list(ci)  # type: ignore[call-overload]
+        return float(low), float(high)
+    except (TypeError, ValueError):
+        return float("nan"), float("nan")
+
+
+def interval_says(ci: object, claim: str = "an effect") -> str:
+    """What an interval of a difference says: above 0, below 0, or across 0 (or missing)."""
+    lo, hi = _interval(ci)
+    if math.isnan(lo) or math.isnan(hi):
+        return "no interval could be computed"
+    if lo > 0:
+        return f"the whole interval lies above 0: {claim} this run can see"
+    if hi < 0:
+        return "the whole interval lies below 0: the opposite of " + claim
+    return f"the interval includes 0: at this size, {claim} cannot be told from chance"
+
+
+def ablation_finding(result: dict) -> dict:
+    """One ablation.json as a finding: claim, verdict, and why (its ROC-AUC difference, interval and design)."""
+    config = result.get("config", {})
+    dataset, protocol = config.get("dataset", "?"), config.get("protocol", "patient")
+    d = result["difference"]["roc_auc"]
+    verdict = result.get("verdict") or d["verdict"]
+    lo, hi = _interval(d["ci"])
+    why = (f"CNN-LSTM minus the same CNN without its LSTM, on {dataset} ({LEAKY.get(protocol, protocol)}): ROC-AUC "
+           f"difference {d['estimate']:+.3f}, 95% interval by patient {lo:+.3f} to {hi:+.3f}; "
+           f"{interval_says(d['ci'], 'a gain from the LSTM')}.")
+    seed_ci = d.get("seed_ci", result.get("seed_ci"))
+    if isinstance(seed_ci, dict):
+        seed_ci = seed_ci.get("roc_auc")
+    if seed_ci is not None and not any(math.isnan(v) for v in _interval(seed_ci)):
+        s_lo, s_hi = _interval(seed_ci)
+        why += f" Over training runs the difference ranges {s_lo:+.3f} to {s_hi:+.3f} (its spread across seeds)."
+    design = result.get("design")
+    if isinstance(design, dict) and design:
+        why += " Design: " + ", ".join(f"{k.replace('n_', '').replace('_', ' ')} {v}" for k, v in design.items()) + "."
+    else:
+        patients = result.get("test_patients")
+        seeds = result.get("seeds", [])
+        if patients:
+            why += f" Seeds {', '.join(map(str, seeds))}, with {', '.join(map(str, patients))} test patients."
+    if protocol != "patient":
+        why += " Under an image split both arms also recognise patients, so read the patient split first."
+    return {"claim": f"The LSTM improves on the same CNN, the paper's central claim ({dataset}, {protocol} split)",
+            "verdict": verdict,
+            "why": why, "protocol": protocol}
+
+
+def read_leakage(out: Path) -> pd.DataFrame:
+    """leakage.json at the run's root as rows like tables.leakage_table's (dataset, model, image_protocol,
+    labels, n_seeds, each metric under each split, its inflation and interval); empty when absent."""
+    path = Path(out) / LEAKAGE_FILE
+    if not path.is_file():
+        return pd.DataFrame()
+    data = json.loads(path.read_text())
+    rows = data.get("rows", []) if isinstance(data, dict) else data
+    out_rows = []
+    for r in rows:
+        row = {"dataset": r.get("dataset"), "model": r.get("model"),
+               "image_protocol": r.get("image_protocol", r.get("protocol", "paper")),
+               "labels": r.get("labels", "true"), "n_seeds": r.get("n_seeds", len(r.get("seeds", [])) or None)}
+        for metric in ("roc_auc", "balanced_accuracy"):
+            patient = r.get("patient", {}) if isinstance(r.get("patient"), dict) else {}
+            image = r.get("image", {}) if isinstance(r.get("image"), dict) else {}
+            row[f"{metric} (patient split)"] = patient.get(metric, r.get(f"{metric} (patient split)"))
+            row[f"{metric} (image split)"] = image.get(metric, r.get(f"{metric} (image split)"))
+            inflation = r.get("inflation", {}).get(metric, {})
+            row[f"{metric} inflation"] = inflation.get("estimate")
+            row[f"{metric} inflation ci"] = tuple(inflation["ci"]) if inflation.get("ci") else (math.nan, math.nan)
+        out_rows.append(row)
+    return pd.DataFrame(out_rows)
+
+
+# What the random-label rows of a leakage table show (issue 23's control).
+CONTROL_READING = ("Rows marked random labels are the control: every patient carries one label drawn at random, so "
+                   "nothing about cancer can be learned from them. Under the patient split such a model scores near "
+                   "0.5; whatever an image split scores above 0.5 is recognition of patients, what the split offers "
+                   "the very models that the paper trained.")
+
+
+def is_control(row: pd.Series) -> bool:
+    """A random-label row: the control that can only recognise patients."""
+    return bool(row.get("labels", "true") == "random")
+
+
+def _model_words(row: pd.Series) -> str:
+    name = display_name(row["model"])
+    return f"{name} trained on random labels" if row.get("labels", "true") == "random" else name
+
+
+def leak_findings(leak: pd.DataFrame) -> list[dict]:
+    """For each dataset and image split: how much the split inflates the model's ROC-AUC, beside the control,
+    which can gain only by recognising patients."""
+    out: list[dict] = []
+    if leak.empty:
+        return out
+    for (dataset, protocol), group in leak.groupby(["dataset", "image_protocol"], sort=False):
+        controls = [r for _, r in group.iterrows() if is_control(r)]
+        models = [r for _, r in group.iterrows() if not is_control(r)]
+        parts = []
+        verdicts = []
+        for r in models:
+            ci = r["roc_auc inflation ci"]
+            says = interval_says(ci, "a leak")
+            verdicts.append(_interval(ci)[0] > 0)
+            lo, hi = _interval(ci)
+            parts.append(f"the {_model_words(r)} scores ROC-AUC {_num(r['roc_auc (image split)'])} split by image "
+                         f"against {_num(r['roc_auc (patient split)'])} split by patient, "
+                         f"{r['roc_auc inflation']:+.3f} (95% interval {_num(lo)} to {_num(hi)}): {says}")
+        for r in controls:
+            lo, hi = _interval(r["roc_auc inflation ci"])
+            parts.append(f"the control, the {_model_words(r)}, which can only recognise patients, gains "
+                         f"{r['roc_auc inflation']:+.3f} (95% interval {_num(lo)} to {_num(hi)}): what the split "
+                         "offers a model that learns whose slide an image comes from")
+        if not parts:
+            continue
+        text = "; ".join(parts)
+        if not models:
+            verdict = "control only (no model ran under both splits)"
+        elif all(verdicts):
+            verdict = "inflated"
+        elif any(verdicts):
+            verdict = "inflated for some models"
+        else:
+            verdict = "no leak this run can tell from chance"
+        out.append({"claim": f"The paper's level needs its split ({dataset}, {LEAKY.get(str(protocol), protocol)} "
+                             "against the patient split)", "verdict": verdict,
+                    "why": text[0].upper() + text[1:] + "."})
+    return out
+
+
+def ranking_findings(runs: pd.DataFrame, datasets: list[str]) -> list[dict]:
+    """Per dataset, the paper's ranking (CNN-LSTM first) against ours on the patient split, collapsed runs set
+    aside: first only when its interval clears every other trained model's."""
+    out: list[dict] = []
+    if runs.empty:
+        return out
+    for dataset in datasets:
+        part = runs[(runs["dataset"] == dataset) & (runs["protocol"] == "patient")]
+        if part.empty:
+            continue
+        trained = part[part.get("reading", pd.Series("", index=part.index)) != "collapsed"]
+        collapsed = sorted(set(part["model"]) - set(trained["model"]))
+        note = (f" Collapsed (untrained, set aside): {', '.join(display_name(m) for m in collapsed)}."
+                if collapsed else "")
+        hybrid = trained[trained["model"] == "cnn_lstm"]
+        if hybrid.empty:
+            out.append({"claim": f"The CNN-LSTM ranks first ({dataset})", "verdict": "not tested here",
+                        "why": "No trained CNN-LSTM run on the patient split." + note})
+            continue
+        h = hybrid.iloc[0]
+        lo, hi = _interval(h["roc_auc_ci"])
+        others = trained[trained["model"] != "cnn_lstm"]
+        above = [m for m, ci in zip(others["model"], others["roc_auc_ci"], strict=True) if _interval(ci)[0] > hi]
+        below = [m for m, ci in zip(others["model"], others["roc_auc_ci"], strict=True) if _interval(ci)[1] < lo]
+        if others.empty:
+            verdict = "not tested here (no other trained model)"
+        elif len(below) == len(others):
+            verdict = "holds up"
+        elif above:
+            verdict = "does not hold up"
+        else:
+            verdict = "not shown: the intervals overlap"
+        best = trained.sort_values("roc_auc", ascending=False).iloc[0]
+        theirs = paper.RESULTS[(paper.RESULTS["model"] == "cnn_lstm")
+                               & (paper.RESULTS["dataset"] == _paper_dataset(dataset))]
+        quoted = (f"The paper reports the CNN-LSTM first at accuracy {theirs['accuracy'].iat[0]:.3f}, on a split "
+                  "it does not state. " if not theirs.empty else "")
+        why = (f"{quoted}Ours, split by patient ({h['n_patients']} test patients): the CNN-LSTM's ROC-AUC is "
+               f"{h['roc_auc']:.3f} (95% interval {lo:.3f}-{hi:.3f}); the highest is {display_name(best['model'])}'s "
+               f"{best['roc_auc']:.3f}. Clearly below it: {', '.join(map(display_name, below)) or 'none'}; clearly "
+               f"above it: {', '.join(map(display_name, above)) or 'none'}.{note}")
+        out.append({"claim": f"The CNN-LSTM ranks first ({dataset})", "verdict": verdict, "why": why})
+    return out
+
+
+def _paper_dataset(dataset: str) -> str:
+    return facts(dataset).paper_dataset
+
+
+def findings(ablations: list[dict], runs: pd.DataFrame, datasets: list[str], leak: pd.DataFrame) -> list[dict]:
+    """What holds up and what does not, in order: the ablations (each ablation.json's content; patient split
+    first), the leak with its control, the ranking beside the paper's."""
+    ablations = sorted((ablation_finding(r) for r in ablations),
+                       key=lambda f: f["protocol"] != "patient")
+    return [*ablations, *leak_findings(leak), *ranking_findings(runs, datasets)]
