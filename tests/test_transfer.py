@@ -4,6 +4,7 @@ as what it is, with one sentence that never shows an absolute path and says when
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -120,3 +121,26 @@ def test_imagenet_asked_for_and_missing_is_an_error_and_a_path_is_kept(no_imagen
     assert backbone.weights == str(source / "model.keras") and backbone.origin == "pretrained on sample_breakhis"
     with pytest.raises(WorkbookError, match="no other dataset"):
         transfer.other_dataset("mine")
+
+
+def test_only_the_retracing_warning_is_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("tensorflow")
+    with caplog.at_level(logging.WARNING, logger="tensorflow"), transfer.quiet_retracing():
+        logger.warning("5 out of the last 12 calls to <function f> triggered tf.function retracing. Tracing is ...")
+        logger.warning("something else")
+    logger.warning("7 out of the last 9 calls to <function f> triggered tf.function retracing.")
+    assert [r.getMessage()[:14] for r in caplog.records] == ["something else", "7 out of the l"]
+
+
+def test_a_stage_is_reused_with_the_same_settings_and_renamed_otherwise(monkeypatch: pytest.MonkeyPatch,
+                                                                         tmp_path: Path) -> None:
+    from bc_helpers.training import trainer
+
+    calls: list[tuple[Path, str]] = []
+    monkeypatch.setattr(trainer, "train", lambda config, path, if_exists, verbose: calls.append((path, if_exists))
+                        or {"run_dir": str(path)})
+    monkeypatch.setattr(transfer, "same_config", lambda path, config: path.name == "vgg16_head")
+    run_dir, _ = transfer.train_stage(CONFIG, tmp_path, "vgg16_head")
+    assert run_dir == tmp_path / "sample" / "patient" / "vgg16_head" and calls[-1][1] == "reuse"
+    transfer.train_stage(CONFIG, tmp_path, "vgg16_finetuned")
+    assert calls[-1][1] == "rename"

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
@@ -15,8 +17,9 @@ from typing import NamedTuple
 from ..errors import WorkbookError
 from ..evaluation.reading import read_run_result
 from ..runs.config import TrainConfig
-from ..runs.folders import RunFolder, same_name_runs
+from ..runs.folders import RunFolder, same_config, same_name_runs
 
+RETRACING = "triggered tf.function retracing"  # TensorFlow's warning when many models' predict steps are traced
 OTHER_DATASET = {"sample": "sample_breakhis", "sample_breakhis": "sample", "idc": "breakhis", "breakhis": "idc"}
 CHOICES = ("auto", "imagenet", "other")  # or the path of a model.keras
 
@@ -28,6 +31,39 @@ class Backbone(NamedTuple):
     weights: str
     origin: str
     note: str
+
+
+class _DropRetracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RETRACING not in record.getMessage()
+
+
+@contextlib.contextmanager
+def quiet_retracing() -> Iterator[None]:
+    """Drop TensorFlow's retracing warning, and only it, while several models are trained in one process.
+
+    Each stage builds a new VGG-16 and predicts its validation and test images; Keras traces every model's predict
+    step, and after a few such models in one kernel TensorFlow warns that the step "triggered tf.function
+    retracing". Nothing is wrong: a new model needs its own trace. Every other message gets through."""
+    logger = logging.getLogger("tensorflow")
+    drop = _DropRetracing()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
+
+
+def train_stage(config: TrainConfig, run_root: str | Path, name: str) -> tuple[Path, dict]:
+    """A transfer stage in <run_root>/<dataset>/<protocol>/<name> (e.g. vgg16_head): a finished run of the same
+    settings there is reused, other settings get a new folder beside it (<name>-2, ...), never overwriting."""
+    from ..training.trainer import train
+    from .notebook import resolve
+
+    path = resolve(run_root) / config.dataset / config.protocol / name
+    with quiet_retracing():
+        result = train(config, path, if_exists="reuse" if same_config(path, config) else "rename", verbose=2)
+    return Path(result["run_dir"]), result
 
 
 def other_dataset(dataset: str) -> str:
@@ -113,8 +149,9 @@ def pretrained_backbone(config: TrainConfig, run_root: str | Path, weights: str 
             raise WorkbookError(f"no finished from-scratch {config.model} run on {other} at {config.image_size} px "
                                 f"under {root.name}: run notebook 06 with DATASET={other!r} first")
         hparams = {k: v for k, v in config.hparams.items() if k not in ("freeze_backbone", "unfreeze_last")}
-        source, _ = train_model(replace(config, dataset=other, data_dir=None, protocol="patient",
-                                        hparams={**hparams, "weights": None}), root)
+        with quiet_retracing():
+            source, _ = train_model(replace(config, dataset=other, data_dir=None, protocol="patient",
+                                            hparams={**hparams, "weights": None}), root)
     path = str(Path(source) / "model.keras")
     sentence = intro + _source_sentence(Path(source), root, other)
     return Backbone(path, backbone_origin({"weights": path}), f"**Backbone:** {sentence[0].upper()}{sentence[1:]}")
