@@ -152,6 +152,6 @@ def pretrained_backbone(config: TrainConfig, run_root: str | Path, weights: str 
         with quiet_retracing():
             source, _ = train_model(replace(config, dataset=other, data_dir=None, protocol="patient",
                                             hparams={**hparams, "weights": None}), root)
-    path = str(Path(source) / "model.keras")
+    path = str(RunFolder(source).model)
     sentence = intro + _source_sentence(Path(source), root, other)
     return Backbone(path, backbone_origin({"weights": path}), f"**Backbone:** {sentence[0].upper()}{sentence[1:]}")
