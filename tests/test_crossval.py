@@ -45,11 +45,15 @@ def test_one_threshold_rule_per_fold_decided_from_the_split() -> None:
     assert apply_rule("youden", y, np.array([0.1, 0.2, 0.3, 0.9])) == pytest.approx(0.9)
 
 
-def test_arms_are_scored_on_the_same_test_images_and_a_rerun_resumes(tiny_sample: Path, tmp_path: Path) -> None:
+def test_arms_are_scored_on_the_same_test_images_and_a_rerun_resumes(tmp_path: Path) -> None:
     from bc_helpers.data.cache import load_images
     from bc_helpers.data.datasets import index_dataset
+    from bc_helpers.data.sample import SampleSpec, write_sample
 
-    index = index_dataset("sample", tiny_sample / "idc")
+    # Enough patients that half of them, split again for validation, still hold both classes.
+    write_sample(tmp_path / "s", SampleSpec(patients=24, patches_per_patient=(8, 12), breakhis_patients=2,
+                                            breakhis_images=(2, 3), breakhis_shape=(60, 90)))
+    index = index_dataset("sample", tmp_path / "s" / "idc")
     images = load_images(index, 24, progress=False)
     small = {"filters": [4], "dense": 8}
     arms = [Arm("patient", "cnn", hparams=small), Arm("image", "cnn", "image", hparams=small),

@@ -26,7 +26,7 @@ else:
 
 ROOT = paths.repo_root()
 # conda-forge's name where it differs from PyPI's (tensorflow: conda-forge's CPU build where there is no CUDA).
-CONDA_NAME = {"tensorflow-cpu": "tensorflow", "matplotlib": "matplotlib-base"}
+CONDA_NAME = {"tensorflow-cpu": "tensorflow", "matplotlib": "matplotlib-base", "types-PyYAML": "types-pyyaml"}
 CONDA_EXTRAS = ["cpu", "run", "lab", "test"]
 CONDA_PYTHON = {"python_version": "3.11", "extra": ""}
 

@@ -38,8 +38,7 @@ def _ablation(run: Path, cnn: Path, protocol: str, design: bool) -> None:
 def _tree(root: Path, design: bool = False, leakage: bool = False) -> Path:
     arms = {(protocol, model): fake_run(root, "sample", protocol, model, 0, signal)
             for protocol, model, signal in [("patient", "cnn_lstm", 1.5), ("paper", "cnn_lstm", 3.0),
-                                            ("patient", "cnn", 1.2), ("paper", "cnn", 2.5),
-                                            ("patient", "stain_fingerprint", 0.1), ("paper", "stain_fingerprint", 2.0)]}
+                                            ("patient", "cnn", 1.2), ("paper", "cnn", 2.5)]}
     vgg = RunFolder(fake_run(root, "sample", "patient", "vgg16", 0, 2.0))
     test = vgg.read_predictions()
     vgg.write_predictions(test.assign(probability=0.5 + 1e-4 * test["probability"]))  # collapsed: flat outputs
@@ -84,7 +83,8 @@ def test_the_report_opens_with_what_holds_up_and_the_ablations_verdict(report: P
     assert head < page.index("the paper's table beside ours") < page.index("<h2>Figures</h2>")
     assert VERDICT in page[head:page.index("the paper's table beside ours")]
     assert "ROC-AUC difference +0.010, 95% interval by patient -0.040 to +0.060" in page
-    assert "The paper's level needs its split" in page and "control" in page
+    assert "The paper's level needs its split" in page
+    assert ("random labels" in page) == (report / "leakage.json").exists()  # the control, where leakage.json has it
     assert "vgg16 (collapsed)" in page or "VGG-16" in page and "collapsed" in page
 
 
