@@ -224,7 +224,7 @@ def test_setup_cell_on_a_simulated_colab(tmp_path: Path) -> None:
     assert {k: v for k, v in after.items() if k not in installed} == before
     assert "tensorflow" in first.stdout  # setup() ran and printed the versions
 
-    check = ("import bc_helpers, pathlib; from bc_helpers import course; print(bc_helpers.__file__); "
+    check = ("import bc_helpers, pathlib; from bc_helpers.course import cells as course; print(bc_helpers.__file__); "
              "print(course.repository_url(pathlib.Path('/nonexistent')))")
     where = subprocess.run([str(python), "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True,
                            check=True).stdout.split()

@@ -216,7 +216,7 @@ def tiny_registered():
 
 @pytest.mark.slow
 def test_a_registered_model_trains_through_the_pipeline(tiny_registered, tiny_sample: Path, tmp_path: Path) -> None:
-    from bc_helpers.training.trainer.trainer import train
+    from bc_helpers.training.trainer import train
 
     config = TrainConfig(dataset="sample", data_dir=str(tiny_sample / "idc"), model="tiny_test_model", epochs=1,
                          image_size=24, hparams={"units": 3})
