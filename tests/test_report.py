@@ -119,3 +119,14 @@ def test_readable_tables_have_no_index_snake_case_or_nan() -> None:
     assert shown.to_dict("records")[0] == {"model": "cnn", "ROC-AUC": "0.812",
                                            "ROC-AUC 95% interval": "[+0.700, +0.900]"}
     assert shown.iloc[1, 1] == "–" and shown.iloc[1, 2] == "–"
+
+
+def test_tables_show_paths_relative_to_the_repository() -> None:
+    from bc_helpers import paths
+    from bc_helpers.course.report import readable
+
+    root = paths.repo_root()
+    frame = pd.DataFrame({"run_dir": [str(root / "runs" / "sample" / "cnn")],
+                          "hparams": [str({"weights": str(root / "runs" / "a" / "model.keras")})]})
+    shown = readable(frame)
+    assert shown.iloc[0, 0] == "runs/sample/cnn" and str(root) not in shown.iloc[0, 1]

@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .. import paths
 from ..data.registry import is_synthetic
 from ..evaluation import paper, reading, selection, tables
 from ..evaluation.claims import CONTROL_READING, LEAKAGE_FILE, findings, is_control, read_leakage
@@ -46,7 +47,8 @@ def header(name: object) -> str:
 
 
 def cell(value: object) -> object:
-    """A value as a table shows it: numbers to 3 decimals, intervals as [low, high], "–" for no value."""
+    """A value as a table shows it: numbers to 3 decimals, intervals as [low, high], "–" for no value, paths
+    relative to the repository."""
     if isinstance(value, tuple | list) and len(value) == 2 and all(isinstance(v, int | float) for v in value):
         return MISSING if any(_missing(v) for v in value) else f"[{value[0]:+.3f}, {value[1]:+.3f}]"
     if _missing(value):
@@ -59,6 +61,8 @@ def cell(value: object) -> object:
         return str(int(value)) if value.is_integer() and abs(value) >= 10 else f"{value:.3f}"
     if hasattr(value, "item"):  # a numpy scalar
         return cell(value.item())
+    if isinstance(value, str):  # a path inside the repository, as the reader knows it: relative to its root
+        return value.replace(f"{paths.repo_root()}/", "")
     return value
 
 
