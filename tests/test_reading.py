@@ -129,3 +129,10 @@ def test_the_comparison_tables_mark_a_collapsed_run(tmp_path) -> None:
     assert notes["Collapsed runs"].startswith("Marked collapsed: vgg16. A collapsed run never trained")
     assert "collapsed" in notes["sample: the paper's table beside ours (test images, patient split)"][
         "ours: reading"].tolist()
+
+
+def test_a_recognised_run_that_misses_most_positives_says_so() -> None:
+    r = read_result(metrics(auc=0.717, ci=(0.649, 0.785), acc=0.725, sens=0.422, spec=0.859), SPREAD, LEARNING)
+    assert r.verdict == "recognised"
+    assert "misses 58% of the positive images (sensitivity 0.422)" in r.takeaway
+    assert not read_result(metrics(), SPREAD, LEARNING).caveats  # a balanced run carries no such warning

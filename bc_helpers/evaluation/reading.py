@@ -33,6 +33,7 @@ VERDICTS = ("recognised", "ranks only", "chance", "below chance", "one class", "
 FLAT_PROBABILITY_SD = 0.02  # test probabilities with a smaller standard deviation: the model outputs a constant
 FLAT_TRAINING_CHANGE = 0.02  # training accuracy and loss both moving less than this, first to last epoch
 ONE_CLASS_RATE = 0.05  # sensitivity or specificity under this: (nearly) every image gets one prediction
+MISSES_MOST = 0.5  # sensitivity or specificity under this: the threshold misses most images of that class
 LEAKY_PROTOCOLS = ("paper", "kaggle")  # image-level splits: a test patient's other images are in training
 HEADLINES = {
     "recognised": "Recognised.",
@@ -195,6 +196,10 @@ def _caveats(metrics: dict, e: Evidence) -> tuple[str, ...]:
     if _is_leaky(metrics, e.leak_share):
         out.append("This split lets a test patient's other images into training: it measures how well the model "
                    "recognises patients it trained on, not how it does on patients it has not met.")
+    for name, rate, kind in (("sensitivity", e.sensitivity, "positive"), ("specificity", e.specificity, "negative")):
+        if ONE_CLASS_RATE <= rate < MISSES_MOST:
+            out.append(f"At this threshold it misses {1 - rate:.0%} of the {kind} images ({name} {rate:.3f}): a "
+                       "ranking better than chance is not yet a usable classifier.")
     if e.n_patients < MIN_PATIENTS:
         out.append(f"Too few patients: only {e.n_patients} test patients (under {MIN_PATIENTS}), so "
                    "the interval rests on few distinct resamples and is rough.")
