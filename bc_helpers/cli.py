@@ -108,7 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         params.update(loaded)
     params.update({name: parse_value(value) for name, value in args.param})
     leak = [m for m in args.leak_models.split(",") if m] if args.leak_models is not None else None
-    run_all(args.out, args.dataset, args.data_dir, params, leak, args.jobs)
+    run_all(args.out, args.dataset, args.data_dir, params, leak, args.jobs, leakage=not args.no_leakage)
     return 0
 
 
@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--leak-models", default=None,
                    help="models also trained on the paper's split, comma-separated (default cnn_lstm, whose "
                         "notebook also trains its ablation's CNN arm there)")
+    p.add_argument("--no-leakage", action="store_true",
+                   help="skip the leakage study (CNN and CNN-LSTM by patient and by image, true and random labels, "
+                        "2 folds x 2 repeats per dataset) that writes leakage.json")
     p.add_argument("--out", type=Path, default=Path("runs/workbook"), help="where runs, notebooks and report go")
     p.add_argument("--jobs", type=int, default=2,
                    help="notebooks run at once, each in its own kernel (default 2; 1: one after another)")

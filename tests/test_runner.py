@@ -81,7 +81,12 @@ def test_the_plan_covers_every_notebook_and_the_leak_check() -> None:
     assert leaky and all(s.params["RUN_SOLUTIONS"] is False for s in leaky)  # run once, in the patient split's run
     assert all("RUN_SOLUTIONS" not in s.params for s in steps if s not in leaky)
     notebooks = {p.stem for p in (runner.paths.repo_root() / "notebooks").glob("*.ipynb")}
-    assert {s.notebook for s in steps} == notebooks
+    assert {s.notebook for s in steps} == notebooks | {runner.STUDY}
+    study = [s.label for s in steps if s.notebook == runner.STUDY]
+    assert study == ["leakage-sample", "leakage-sample_breakhis"]  # the leakage study of each dataset, before 09
+    assert labels.index(study[-1]) < labels.index("09_comparison")
+    assert runner.STUDY not in {s.notebook for s in runner.plan(["sample"], ["cnn_lstm"], leakage=False)}
+    runner.check_parameters({"EPOCHS": 5}, steps)  # the study's steps declare no parameters
 
 
 def test_run_command_refuses_bad_parameters_before_running(tmp_path: Path) -> None:

@@ -3,6 +3,9 @@
 Executed copies go under RUN_DIR/notebooks/ (the sources are never written), each also rendered as HTML beside
 it, training runs under RUN_DIR/<dataset>/<protocol>/<model>/, and the report to RUN_DIR/report.html and report.md.
 Notebook 08's grid search runs on the patient split only; its chosen setting is passed to 08's leaky runs.
+The leakage study (training.leakstudy, a step of its own per dataset, no notebook) trains the CNN and the CNN-LSTM
+by patient and by image on true and on random labels, scored on the same images; leakage.json at RUN_DIR's root
+gathers its rows for 09 and the report.
 `jobs` notebooks run at once, each in its own kernel, in an order that respects what one needs of another
 (`needs`): much of a notebook's time is single-threaded (starting a kernel, Keras tracing a model), which a
 second notebook overlaps.
@@ -26,6 +29,7 @@ import yaml
 from .. import paths
 from ..data.registry import facts
 from ..errors import WorkbookError
+from ..evaluation.leakage import merge_leakage
 from ..runs.catalogue import MODEL_NOTEBOOKS, NOTEBOOK_COST
 from ..runs.tuning import TUNED_PROTOCOL, load_choice
 
@@ -33,6 +37,7 @@ DEFAULT_DATASETS = ("sample", "sample_breakhis")
 # 08 under a leaky protocol also trains its ablation's CNN arm (the same conv blocks, every seed), so the leak is
 # measured for the CNN as well without running 03 again.
 DEFAULT_LEAK_MODELS = ("cnn_lstm",)
+STUDY = "leakage"  # the leakage study's steps: no notebook, run by training.leakstudy
 # A kernel whose C-level stderr (TensorFlow's start-up logs) stays out of the terminal; ipykernel still
 # captures it into the executed notebook.
 QUIET_KERNEL = ("import os; os.dup2(os.open(os.devnull, os.O_WRONLY), 2); "
@@ -56,10 +61,11 @@ def notebooks_dir() -> Path:
     return paths.repo_root() / "notebooks"
 
 
-def plan(datasets: list[str], leak_models: list[str]) -> list[Step]:
+def plan(datasets: list[str], leak_models: list[str], leakage: bool = True) -> list[Step]:
     """The whole workbook: index, exploration, preprocessing, the six models on each dataset (patient split),
-    the leak check (the paper's split) for `leak_models`, and the comparison. The leak check repeats a notebook
-    to measure the leak; its exercises' solution cells already ran in the patient-split run, and are skipped."""
+    the leak check (the paper's split) for `leak_models`, the leakage study on each dataset (`leakage`), and the
+    comparison. The leak check repeats a notebook to measure the leak; its exercises' solution cells already ran
+    in the patient-split run, and are skipped."""
     first = datasets[0]
     steps = [Step("00_index"), Step("01_data_exploration", {"DATASET": first}),
              Step("02_preprocessing_and_balancing", {"DATASET": first})]
@@ -67,6 +73,7 @@ def plan(datasets: list[str], leak_models: list[str]) -> list[Step]:
         steps += [Step(nb, {"DATASET": dataset, "PROTOCOL": "patient"}) for nb in MODEL_NOTEBOOKS.values()]
         steps += [Step(MODEL_NOTEBOOKS[m], {"DATASET": dataset, "PROTOCOL": facts(dataset).leaky_protocol,
                                             "RUN_SOLUTIONS": False}) for m in leak_models]
+        steps += [Step(STUDY, {"DATASET": dataset})] if leakage else []
     steps.append(Step("09_comparison", {"DATASETS": list(datasets)}))
     return steps
 
@@ -101,7 +108,7 @@ def parse_value(text: str) -> object:
 def check_parameters(user: dict, steps: list[Step]) -> None:
     """Refuse unknown names and values of the wrong type before anything runs."""
     declared: dict[str, dict] = {}
-    for step in {s.notebook for s in steps}:
+    for step in {s.notebook for s in steps} - {STUDY}:
         for name, info in declared_parameters(notebooks_dir() / f"{step}.ipynb").items():
             declared.setdefault(name, info)
     for name, value in user.items():
@@ -185,9 +192,15 @@ def _cost_rank(step: Step) -> int:
 
 
 def run_step(step: Step, out: Path, common: dict, folder: Path) -> float:
-    """Execute one step and render it as HTML; returns its seconds (run in a worker process)."""
+    """Execute one step and render it as HTML, or run the leakage study of a dataset; returns its seconds (run in
+    a worker process)."""
     started = time.perf_counter()
-    write_html(execute(with_chosen_setting(step, out), out, common, folder))
+    if step.notebook == STUDY:
+        from ..training.leakstudy import run_leakage_study
+
+        run_leakage_study(step.params["DATASET"], out, common.get("DATA_DIR"))
+    else:
+        write_html(execute(with_chosen_setting(step, out), out, common, folder))
     return time.perf_counter() - started
 
 
@@ -214,11 +227,14 @@ def run_steps(steps: list[Step], out: Path, common: dict, jobs: int) -> None:
                     wait(list(running))
                     raise error
                 done.add(step.label)
+                if step.notebook == STUDY:
+                    merge_leakage(out)  # here, one process at a time: 09 reads every dataset's rows
                 print(f"[{len(done):2d}/{len(steps)}] {step.label} done in {future.result():.0f} s", flush=True)
 
 
 def run_all(out: str | Path, datasets: list[str] | None = None, data_dir: str | None = None,
-            params: dict | None = None, leak_models: list[str] | None = None, jobs: int = 2) -> Path:
+            params: dict | None = None, leak_models: list[str] | None = None, jobs: int = 2,
+            leakage: bool = True) -> Path:
     """Run the workbook into `out`, `jobs` notebooks at once, and write the report; returns report.html's path."""
     from .report import write_report
 
@@ -229,7 +245,7 @@ def run_all(out: str | Path, datasets: list[str] | None = None, data_dir: str | 
     common = dict(params or {})
     if data_dir:
         common["DATA_DIR"] = str(Path(data_dir).resolve())
-    steps = plan(datasets, list(leak_models if leak_models is not None else DEFAULT_LEAK_MODELS))
+    steps = plan(datasets, list(leak_models if leak_models is not None else DEFAULT_LEAK_MODELS), leakage)
     check_parameters(common, steps)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()

@@ -16,7 +16,8 @@ from ..runs.catalogue import display_name
 from . import paper
 
 LEAKAGE_FILE = "leakage.json"  # the leakage study with its control, at the run's root (when it was measured)
-LEAKY = {"paper": "the paper's image split", "kaggle": "Kaggle's image folders", "patient": "the patient split"}
+LEAKY = {"paper": "the paper's image split", "kaggle": "Kaggle's image folders", "patient": "the patient split",
+         "image": "an image split"}
 
 
 def _num(value: object) -> str:

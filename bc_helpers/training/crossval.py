@@ -139,7 +139,8 @@ def fit_arm(arm: Arm, design: Design, images: np.ndarray, labels: np.ndarray, tr
                             weights=weights)
     val_ds = make_dataset(images, targets_for(model, labels[val]), design.batch_size, rows=val)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=design.patience, restore_best_weights=True)
-    history = model.fit(train_ds, validation_data=val_ds, epochs=design.epochs, callbacks=[stop], verbose=0)
+    history = model.fit(train_ds, validation_data=val_ds, epochs=design.epochs, callbacks=[stop], verbose=0,
+                        shuffle=False)  # make_dataset shuffles; Keras warns when asked to as well
     return model, len(history.history.get("loss", []))
 
 
@@ -169,19 +170,33 @@ def run_unit(arm: Arm, design: Design, table: pd.DataFrame, images: np.ndarray, 
     })
 
 
+def repeat_random_labels(table: pd.DataFrame, dealt: list[tuple[int, int, np.ndarray]], repeat: int,
+                         seed: int) -> np.ndarray:
+    """The random labels of a repeat, shared by its random-label arms: drawn independent of the true class within
+    each of its folds (data.splits.random_patient_labels), so neither a fold's test patients nor its training
+    patients carry a chance correlation between the random labels and the class."""
+    fold_of = np.full(len(table), -1)
+    for r, fold, test in dealt:
+        if r == repeat:
+            fold_of[test] = fold
+    return random_patient_labels(table, seed + repeat, groups=fold_of)
+
+
 def run_crossval(table: pd.DataFrame, images: np.ndarray, arms: list[Arm], design: Design, out: str | Path,
                  log: bool = True) -> pd.DataFrame:
     """Every arm on every fold of every repeat, fold by fold (so a partial run holds whole folds), skipping the
-    tables already written; returns all out-of-fold rows. The random-label arms of a repeat share its labels."""
+    tables already written; returns all out-of-fold rows. The random-label arms of a repeat share its labels
+    (repeat_random_labels)."""
     out = Path(out)
     (out / UNITS).mkdir(parents=True, exist_ok=True)
     pool = ModelPool()
-    for repeat, fold, test in patient_folds(table, design.folds, design.repeats, design.seed):
+    dealt = patient_folds(table, design.folds, design.repeats, design.seed)
+    for repeat, fold, test in dealt:
         for arm in arms:
             path = unit_path(out, arm, repeat, fold)
             if path.exists():
                 continue
-            labels = (random_patient_labels(table, design.seed + repeat) if arm.labels == "random"
+            labels = (repeat_random_labels(table, dealt, repeat, design.seed) if arm.labels == "random"
                       else table["label"].to_numpy())
             frame = run_unit(arm, design, table, images, labels, repeat, fold, test, pool)
             write_text_atomic(path, frame.to_csv(index=False))
