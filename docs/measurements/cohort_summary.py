@@ -150,10 +150,14 @@ def verdict(ci: list[float], ok: bool) -> str:
     return "supported" if ci[0] > 0 else "not supported" if ci[1] < 0 else "inconclusive"
 
 
-def compare(frame: pd.DataFrame, arms: list[str], pairs: list[tuple[str, str]], rng: np.random.Generator) -> dict:
+def compare(frame: pd.DataFrame, arms: list[str], pairs: list[tuple[str, str]],
+            rng: np.random.Generator) -> dict | None:
     """Every arm's scores with intervals, and each pair's difference (second minus first) with its patient
-    interval (`ci`), its training interval over folds (`seed_ci`) and a verdict."""
+    interval (`ci`), its training interval over folds (`seed_ci`) and a verdict; None before any fold has every
+    arm."""
     frame = complete(frame, arms)
+    if frame.empty:
+        return None
     draws = shared_bootstrap(frame, arms, rng)
     ok, reason = decidable(frame)
     out = {"arms": {}, "differences": {}, "decidable": ok, "reason": reason}
@@ -167,7 +171,9 @@ def compare(frame: pd.DataFrame, arms: list[str], pairs: list[tuple[str, str]], 
                 "seed_ci": fold_interval(frame, a, b, m), "verdict": verdict(ci, ok)}
             for k, m in enumerate(METRICS)}
     out["design"] = design(frame)
-    out["wall_seconds"] = float(frame.groupby(["arm", "repeat", "fold"])["train_seconds"].first().sum())
+    timed = frame.groupby(["arm", "repeat", "fold"])["train_seconds"].first()
+    out["wall_seconds"] = float(timed.sum())  # training time of the units that recorded it
+    out["units_untimed"] = int(timed.isna().sum())  # units restored from the OOF table of an earlier run
     return out
 
 
@@ -178,7 +184,11 @@ def design(frame: pd.DataFrame) -> dict:
             "folds_done": int(frame.groupby(["repeat", "fold"]).ngroups)}
 
 
-def write(name: str, what: str, result: dict, budget: dict) -> None:
+def write(name: str, what: str, result: dict | None, budget: dict) -> None:
+    """docs/measurements/<name>-cohort.json, unless no fold has every compared arm yet (None: kept as it is)."""
+    if result is None:
+        print(name, "no fold with every arm yet: its file is left as it is")
+        return
     payload = {"what": what, "budget": budget, **result,
                "command": "nice -n 5 .venv/bin/python docs/measurements/cohort_crossval.py [--stain] && "
                           ".venv/bin/python docs/measurements/cohort_summary.py",
@@ -210,8 +220,9 @@ if __name__ == "__main__":
           "of every image but the fold's test images), scored on the same test images with the same threshold rule",
           compare(frame, ["cnn_patient", "cnn_image", "cnn_lstm", "cnn_lstm_image"],
                   [("cnn_patient", "cnn_image"), ("cnn_lstm", "cnn_lstm_image")], rng), budget)
-    write("random-labels", "the random-label control: every patient one random label (class shares kept); "
-          "CNN trained by patient and by image, scored against the random labels",
+    write("random-labels", "the random-label control: every patient one random label (class shares kept, drawn "
+          "independent of the true class within each fold); CNN trained by patient and by image, scored against the "
+          "random labels",
           compare(frame, ["cnn_random_patient", "cnn_random_image"], [("cnn_random_patient", "cnn_random_image")],
                   rng), budget)
     if {"cnn_lstm_stain_augment", "cnn_lstm_stain_normalise"} <= set(frame["arm"]):
