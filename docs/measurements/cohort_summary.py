@@ -30,9 +30,11 @@ METRICS = ("roc_auc", "balanced_accuracy", "within_patient_roc_auc")
 
 
 def read_units(out: Path) -> pd.DataFrame:
-    """Every out-of-fold table under out/units (training.crossval.read_units, without importing TensorFlow)."""
-    return pd.concat([pd.read_csv(p, dtype={"patient": str}) for p in sorted((out / "units").glob("*.csv"))],
-                     ignore_index=True)
+    """Every out-of-fold table under out/units (training.crossval.read_units, without importing TensorFlow), each
+    image's path relative to the cohort's folder (units written on machines that keep ../shared elsewhere meet)."""
+    frame = pd.concat([pd.read_csv(p, dtype={"patient": str}) for p in sorted((out / "units").glob("*.csv"))],
+                      ignore_index=True)
+    return frame.assign(path=frame["path"].str.replace(r"^.*?idc_cohort/", "", regex=True))
 
 
 def balanced_accuracy(y: np.ndarray, predicted: np.ndarray) -> float:
