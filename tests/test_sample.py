@@ -112,6 +112,27 @@ def test_the_share_of_dark_pixels_alone_does_not_solve_the_sample(default_sample
     assert roc_auc_score(labels[parts == "test"], model.predict_proba(dark[parts == "test"])[:, 1]) <= 0.85
 
 
+@pytest.mark.slow
+def test_no_colour_feature_alone_solves_the_sample(default_sample: Path) -> None:
+    """sample_v5.py's colour baselines: the mean colour and the colour percentiles stay under 0.85 too."""
+    from sklearn.preprocessing import StandardScaler
+
+    from bc_helpers.data.cache import fit_image
+    from bc_helpers.data.images import load_rgb
+
+    idc = index_dataset("idc", default_sample / "idc").table
+    pixels = np.stack([fit_image(load_rgb(Path(path)), 50, "idc").reshape(-1, 3) / 255 for path in idc["path"]])
+    features = {"mean_rgb": pixels.mean(axis=1),
+                "rgb_percentiles": np.concatenate([np.percentile(pixels[..., c], [10, 50, 90], axis=1).T
+                                                   for c in range(3)], axis=1)}
+    parts, labels = split_table(idc, "patient", seed=0).to_numpy(), idc["label"].to_numpy()
+    train, test = parts == "train", parts == "test"
+    for name, x in features.items():
+        scaler = StandardScaler().fit(x[train])
+        model = LogisticRegression(max_iter=1000).fit(scaler.transform(x[train]), labels[train])
+        assert roc_auc_score(labels[test], model.predict_proba(scaler.transform(x[test]))[:, 1]) <= 0.85, name
+
+
 def test_an_outdated_sample_is_replaced_and_a_foreign_folder_never(tmp_path: Path) -> None:
     from bc_helpers.data.sample import ensure_sample
 
@@ -128,3 +149,23 @@ def test_an_outdated_sample_is_replaced_and_a_foreign_folder_never(tmp_path: Pat
     with pytest.raises(WorkbookError, match="notes.txt"):
         ensure_sample(out, small, replace_outdated=True)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_sample_of_another_revision_is_outdated(tmp_path: Path) -> None:
+    import json
+
+    from bc_helpers.data.sample import MARKER, ensure_sample
+
+    small = SampleSpec(patients=3, patches_per_patient=(4, 6), breakhis_patients=2, breakhis_images=(2, 3),
+                       breakhis_shape=(60, 90))
+    out = tmp_path / "sample"
+    write_sample(out, small)
+    summary = json.loads((out / MARKER).read_text())
+    assert summary["spec"]["version"] == 5 and summary["spec"]["revision"] == small.revision >= 1
+    for old in ({**summary["spec"], "revision": small.revision - 1},  # drawn by the previous rules
+                {k: v for k, v in summary["spec"].items() if k != "revision"}):  # written before revisions
+        (out / MARKER).write_text(json.dumps({**summary, "spec": old}))
+        with pytest.raises(WorkbookError, match="other settings"):
+            ensure_sample(out, small)
+        ensure_sample(out, small, replace_outdated=True)  # what `make setup`'s `sample --update` does
+        assert json.loads((out / MARKER).read_text())["spec"]["revision"] == small.revision

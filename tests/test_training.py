@@ -44,7 +44,7 @@ def test_train_writes_a_complete_run_folder(trained: Path) -> None:
     assert EVALUATE_KEYS <= metrics.keys() and metrics["synthetic"] is True and round_trips(metrics)
     assert metrics["epochs_run"] == 2 and 0 <= metrics["roc_auc"] <= 1
     lo, hi = metrics["ci"]["roc_auc"]
-    assert lo <= metrics["roc_auc"] <= hi
+    assert lo - 1e-12 <= metrics["roc_auc"] <= hi + 1e-12  # the bootstrap scores patients its own way: ulps apart
     split = pd.read_csv(trained / "split.csv")
     assert split.groupby("patient")["part"].nunique().max() == 1
     preds = pd.read_csv(trained / "predictions.csv")

@@ -6,13 +6,20 @@ Nothing here is patient data. Slides come first, images are cut from them, as in
   the slide is cut into 50 px patches on the grid, named with their true x/y and labelled by their overlap with a
   coarse annotation of the IDC regions, as Kaggle's patches are;
 - IDC differs from benign tissue in its nuclei's size, shape, crowding and variety more than in its colour:
-  lymphocytes and ducts are as dark, and some tumours have pale nuclei, so no single colour feature separates
-  the classes while a model that sees nuclei can;
+  its nuclei are large, pleomorphic and vesicular (pale inside a dark rim, with a nucleolus and coarse chromatin),
+  fewer but larger than the lymphocytes, which most slides hold in aggregates as dark as any tumour; the tissue
+  around them has no colour of its own, some tumours have pale nuclei, and each patient's stain, exposure and
+  scanner noise move the colour of every patch, so no single colour feature separates the classes (a logistic
+  regression on one reaches a test ROC-AUC of about 0.8, docs/measurements/sample-v5.json) while a model that
+  sees nuclei can;
 - tissue at the border of an IDC region has nuclei between the two looks, and the annotation is coarser than the
   tumour, so labels near borders are uncertain, as pathologists' outlines are;
 - each patient has its own stain vectors, nuclei, texture and scanner noise, and its patches tile a part of its
   slide, so an image-level split (the paper's) puts neighbours of a test patch, from the same tissue, in training;
-- each BreaKHis-like patient has one slide of one tumour type (its own texture) cut into adjacent fields.
+- each BreaKHis-like patient has one slide of one tumour type (its own texture) cut into adjacent fields; a
+  malignant slide's tumour is spread in small regions, so every field of it shows some.
+SampleSpec.revision counts changes of the drawing rules within version 5 (`make setup` replaces a sample of another
+revision): revision 1 removed the colour that IDC tissue had of itself and drew the nuclei described above.
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ class SampleSpec:
     """What the generator draws. The IDC-like patient count is set so that the default patient split
     (70/15/15) validates and tests on at least 15 patients, each class present in several of them."""
 
-    version: int = 5  # raised whenever the drawing rules change, so an old sample is not reused
+    version: int = 5  # the sample's generation (its layout and design)
+    revision: int = 1  # raised whenever the drawing rules change within a version, so an old sample is not reused
     seed: int = 0
     patients: int = 120
     patches_per_patient: tuple[int, int] = (8, 28)  # before glass-only cells are dropped
@@ -90,6 +98,7 @@ class Tissue:
     pleomorphism: float = 0.25  # spread of the tumour nuclei's sizes (log scale)
     tumour_dark: float = 1.2  # haematoxylin of a tumour nucleus; a benign one has 1.0
     mucin: float = 0.0  # share of the tumour that is pale mucin (mucinous carcinoma)
+    vesicular: float = 0.4  # how much paler a tumour nucleus is inside its rim
 
 
 def draw_look(rng: np.random.Generator) -> Look:
@@ -99,7 +108,7 @@ def draw_look(rng: np.random.Generator) -> Look:
     stains *= np.exp(rng.normal(0, [[0.4], [0.35]]) + rng.normal(0, 0.2))  # each stain's strength, and exposure
     return Look(stains=stains, glass=rng.uniform(0.02, 0.08) * (1 + rng.normal(0, 0.2, 3)),
                 fibre=float(rng.uniform(0.2, 0.6)), blur=float(rng.uniform(0.0, 0.8)),
-                noise=float(rng.uniform(2, 6)))
+                noise=float(rng.uniform(2, 12)))
 
 
 def draw_idc_tissue(rng: np.random.Generator) -> Tissue:
@@ -108,9 +117,9 @@ def draw_idc_tissue(rng: np.random.Generator) -> Tissue:
         tumour=0.0 if rng.random() < 0.08 else float(rng.beta(2.4, 4.0)),
         extent=float(rng.uniform(10, 30)), border=float(rng.uniform(2, 6)), glass=float(rng.uniform(0, 0.2)),
         fat=float(rng.uniform(0, 0.3)), ducts=float(rng.uniform(0, 1.0)),
-        lymph=0.0 if rng.random() < 0.25 else float(rng.uniform(0.03, 0.2)),
-        stroma_cells=float(rng.uniform(6, 16)), tumour_cells=float(rng.uniform(25, 70)),
-        tumour_radius=float(rng.uniform(3.0, 4.0)), pleomorphism=float(rng.uniform(0.15, 0.35)),
+        lymph=0.0 if rng.random() < 0.1 else float(rng.uniform(0.05, 0.3)),
+        stroma_cells=float(rng.uniform(6, 16)), tumour_cells=float(rng.uniform(12, 30)),
+        tumour_radius=float(rng.uniform(4.0, 5.0)), pleomorphism=float(rng.uniform(0.15, 0.35)),
         tumour_dark=float(rng.uniform(0.7, 1.4)),
     )
 
@@ -121,21 +130,21 @@ SUBTYPES: dict[str, dict] = {
     "F": {"ducts": 1.0, "duct_radius": (7.0, 14.0), "duct_squash": 0.35, "stroma_cells": 16.0},  # fibroadenoma
     "PT": {"ducts": 0.5, "duct_squash": 0.4, "stroma_cells": 30.0},  # phyllodes: cellular stroma
     "TA": {"ducts": 3.5, "duct_radius": (3.5, 6.0)},  # tubular adenoma: packed tubules
-    "DC": {"tumour": 0.8},  # ductal: sheets of large, varied nuclei
-    "LC": {"tumour": 0.7, "tumour_cells": 35.0, "tumour_radius": 2.4, "pleomorphism": 0.1},  # lobular: small, uniform
-    "MC": {"tumour": 0.8, "mucin": 0.5, "tumour_cells": 30.0},  # mucinous: cells floating in mucin
-    "PC": {"tumour": 0.6, "ducts": 0.6, "extent": 6.0},  # papillary: fronds of tumour along stroma
+    "DC": {"tumour": 0.9},  # ductal: sheets of large, varied nuclei
+    "LC": {"tumour": 0.85, "tumour_cells": 35.0, "tumour_radius": 2.6, "pleomorphism": 0.1},  # lobular: small, uniform
+    "MC": {"tumour": 0.9, "mucin": 0.5, "tumour_cells": 30.0},  # mucinous: cells floating in mucin
+    "PC": {"tumour": 0.75, "ducts": 0.6, "extent": 3.0},  # papillary: fronds of tumour along stroma
 }
 
 
 def draw_breakhis_tissue(rng: np.random.Generator, subtype: str) -> Tissue:
     """A BreaKHis-like slide of one tumour type, with the patient's own variation."""
-    base = Tissue(tumour=0.0, extent=float(rng.uniform(10, 20)), border=float(rng.uniform(2, 5)),
+    base = Tissue(tumour=0.0, extent=float(rng.uniform(4, 8)), border=float(rng.uniform(2, 5)),
                   fat=float(rng.uniform(0, 0.15)), ducts=float(rng.uniform(0.1, 0.4)),
                   lymph=0.0 if rng.random() < 0.5 else float(rng.uniform(0.02, 0.08)),
                   stroma_cells=float(rng.uniform(6, 14)), tumour_cells=float(rng.uniform(35, 60)),
                   tumour_radius=float(rng.uniform(2.8, 3.6)), pleomorphism=float(rng.uniform(0.2, 0.35)),
-                  tumour_dark=float(rng.uniform(0.9, 1.4)))
+                  tumour_dark=float(rng.uniform(0.9, 1.4)), vesicular=0.0)  # solid: a rim blurs away at 50 px
     return Tissue(**{**asdict(base), **SUBTYPES[subtype]})
 
 
@@ -163,8 +172,9 @@ def _scatter(rng: np.random.Generator, density: np.ndarray) -> np.ndarray:
 
 
 def _stamp(haem: np.ndarray, eosin: np.ndarray, rng: np.random.Generator, centre: np.ndarray, radius: float,
-           squash: float, jitter: float, value: float) -> None:
-    """Paint one nucleus (or a lumen, with value 0) into the stain maps, in its bounding box only."""
+           squash: float, jitter: float, value: float, hollow: float = 0.0) -> None:
+    """Paint one nucleus (or a lumen, with value 0) into the stain maps, in its bounding box only; a `hollow`
+    nucleus (vesicular, as many tumour nuclei are) is paler inside its dark rim by that share."""
     h, w = haem.shape
     cy, cx = centre
     r = int(np.ceil(radius * 1.5)) + 1
@@ -176,9 +186,11 @@ def _stamp(haem: np.ndarray, eosin: np.ndarray, rng: np.random.Generator, centre
     dy, dx = yy - cy, xx - cx
     u = (dx * np.cos(angle) + dy * np.sin(angle)) / radius
     v = (-dx * np.sin(angle) + dy * np.cos(angle)) / (radius * squash)
-    mask = np.clip((1.0 - np.sqrt(u * u + v * v) - jitter * rng.normal(size=u.shape)) * 3, 0, 1)
-    haem[y0:y1, x0:x1] = np.maximum(haem[y0:y1, x0:x1] * (1 - mask), value * mask) if value == 0 else \
-        np.maximum(haem[y0:y1, x0:x1], value * mask)
+    d = np.sqrt(u * u + v * v)
+    mask = np.clip((1.0 - d - jitter * rng.normal(size=u.shape)) * 3, 0, 1)
+    paint = value * (1 - hollow * np.clip(1.4 - 2 * d, 0, 1)) if hollow > 0 else value
+    haem[y0:y1, x0:x1] = np.maximum(haem[y0:y1, x0:x1] * (1 - mask), paint * mask) if value == 0 else \
+        np.maximum(haem[y0:y1, x0:x1], paint * mask)
     eosin[y0:y1, x0:x1] *= 1 - (0.9 if value == 0 else 0.5) * mask
 
 
@@ -195,8 +207,8 @@ def render_slide(rng: np.random.Generator, look: Look, tissue: Tissue, shape: tu
     mucin = _top(_field(rng, shape, 5 * scale), tissue.mucin, tumour)
 
     fibres = gaussian_filter(rng.normal(size=shape), (0.8 * scale, 3.0 * scale)[:: rng.choice([1, -1])])
-    eosin = tissue_mask * 0.35 * (1 + look.fibre * fibres / (fibres.std() + 1e-9)) * (1 - 0.1 * malignancy)
-    haem = tissue_mask * (0.04 + 0.04 * malignancy)
+    eosin = tissue_mask * 0.35 * (1 + look.fibre * fibres / (fibres.std() + 1e-9))  # no colour of its own for IDC
+    haem = tissue_mask * 0.04
     membranes = np.abs(_field(rng, shape, 2.5 * scale)) < 0.15
     eosin = np.where(fat, 0.03 + 0.3 * membranes, eosin)
     haem = np.where(fat, 0.0, np.where(mucin, 0.12, haem))
@@ -212,12 +224,17 @@ def render_slide(rng: np.random.Generator, look: Look, tissue: Tissue, shape: tu
         m = malignancy[int(centre[0]), int(centre[1])]
         size = np.exp(rng.normal(0, 0.1 + tissue.pleomorphism * m))
         radius = (1.9 * (1 - m) + tissue.tumour_radius * m) * scale * size
+        value = (1.0 * (1 - m) + tissue.tumour_dark * m) * (1 + 0.1 * rng.normal())
         _stamp(haem, eosin, rng, centre, radius, squash=0.4 + 0.45 * m + 0.1 * rng.random(), jitter=0.04 + 0.15 * m,
-               value=(1.0 * (1 - m) + tissue.tumour_dark * m) * (1 + 0.1 * rng.normal()))
+               value=value, hollow=tissue.vesicular * m)
+        if rng.random() < m:  # a tumour nucleus shows a nucleolus: a dark dot off its centre
+            _stamp(haem, eosin, rng, centre + rng.normal(0, 0.25 * radius, 2), 0.3 * radius, squash=0.9, jitter=0.0,
+                   value=1.8 * value)
     for centre in _scatter(rng, lymph * 70.0 / unit):
         _stamp(haem, eosin, rng, centre, 1.5 * scale, squash=0.9, jitter=0.03, value=1.5)
 
-    chromatin = 1 + 0.2 * gaussian_filter(rng.normal(size=shape), 0.6 * scale) * (haem > 0.5)
+    coarse = 0.2 + 0.2 * malignancy  # tumour chromatin is coarse and clumped
+    chromatin = 1 + coarse * gaussian_filter(rng.normal(size=shape), 0.6 * scale) * (haem > 0.5)
     stains = np.stack([haem * chromatin, eosin], axis=-1)
     if look.blur > 0:
         stains = gaussian_filter(stains, (look.blur * scale, look.blur * scale, 0))

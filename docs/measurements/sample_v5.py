@@ -9,6 +9,7 @@ time is measured then). Writes docs/measurements/sample-v5.json, which notebook 
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -29,7 +30,7 @@ from bc_helpers.data.sample import SampleSpec, neighbour_share, write_sample
 from bc_helpers.data.splits import split_table
 
 ROOT = Path(__file__).resolve().parents[2]
-COHORT = ROOT.parent / "shared" / "data" / "idc_cohort"
+COHORT = Path(os.environ.get("BC_COHORT", ROOT.parent / "shared" / "data" / "idc_cohort"))  # a worktree sets it
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 
 
