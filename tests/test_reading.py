@@ -136,3 +136,10 @@ def test_a_recognised_run_that_misses_most_positives_says_so() -> None:
     assert r.verdict == "recognised"
     assert "misses 58% of the positive images (sensitivity 0.422)" in r.takeaway
     assert not read_result(metrics(), SPREAD, LEARNING).caveats  # a balanced run carries no such warning
+
+
+def test_a_chance_run_that_misses_most_positives_is_not_called_better_than_chance() -> None:
+    r = read_result(metrics(auc=0.623, ci=(0.191, 0.965), acc=0.585, sens=0.288, spec=0.952), SPREAD, LEARNING)
+    assert r.verdict == "chance"
+    assert "misses 71% of the positive images (sensitivity 0.288): no usable classifier" in r.takeaway
+    assert "better than chance" not in r.takeaway

@@ -198,8 +198,10 @@ def _caveats(metrics: dict, e: Evidence) -> tuple[str, ...]:
                    "recognises patients it trained on, not how it does on patients it has not met.")
     for name, rate, kind in (("sensitivity", e.sensitivity, "positive"), ("specificity", e.specificity, "negative")):
         if ONE_CLASS_RATE <= rate < MISSES_MOST:
-            out.append(f"At this threshold it misses {1 - rate:.0%} of the {kind} images ({name} {rate:.3f}): a "
-                       "ranking better than chance is not yet a usable classifier.")
+            ranks = ("a ranking better than chance is not yet a usable classifier" if e.roc_auc_ci[0] > 0.5
+                     else "no usable classifier")
+            out.append(f"At this threshold it misses {1 - rate:.0%} of the {kind} images ({name} {rate:.3f}): "
+                       f"{ranks}.")
     if e.n_patients < MIN_PATIENTS:
         out.append(f"Too few patients: only {e.n_patients} test patients (under {MIN_PATIENTS}), so "
                    "the interval rests on few distinct resamples and is rough.")

@@ -15,17 +15,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from random_labels_train import cpu_model  # this folder, on sys.path when run as a script
+
 from bc_helpers.training.leakstudy import STUDY_DESIGN, run_leakage_study
 
 ROOT = Path(__file__).resolve().parents[2]
 DESIGN = replace(STUDY_DESIGN, repeats=3)
-
-
-def cpu_model() -> str:
-    """The CPU's model name and count (/proc/cpuinfo)."""
-    names = [line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-             if line.startswith("model name")]
-    return f"{names[0]} x {len(names)}" if names else "unknown"
 
 
 if __name__ == "__main__":
