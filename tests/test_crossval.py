@@ -45,6 +45,21 @@ def test_one_threshold_rule_per_fold_decided_from_the_split() -> None:
     assert apply_rule("youden", y, np.array([0.1, 0.2, 0.3, 0.9])) == pytest.approx(0.9)
 
 
+def paths_equal(frame: pd.DataFrame, a: str, b: str) -> bool:
+    """Whether two arms were tested on the same images, fold by fold."""
+    return all(set(part[part["arm"] == a]["path"]) == set(part[part["arm"] == b]["path"])
+               for _, part in frame.groupby("fold"))
+
+
+def test_an_arm_changes_only_its_training_budget() -> None:
+    design = Design(folds=3, epochs=5)
+    longer = design.for_arm(Arm("longer", "cnn", budget={"epochs": 10, "balance": "class_weight"}))
+    assert (longer.epochs, longer.balance, longer.folds) == (10, "class_weight", 3)
+    assert design.for_arm(Arm("same", "cnn")) == design
+    with pytest.raises(ValueError, match=r"budget \['folds'\]"):
+        Arm("other_folds", "cnn", budget={"folds": 2})
+
+
 def test_arms_are_scored_on_the_same_test_images_and_a_rerun_resumes(tmp_path: Path) -> None:
     from bc_helpers.data.cache import load_images
     from bc_helpers.data.datasets import index_dataset
@@ -57,11 +72,15 @@ def test_arms_are_scored_on_the_same_test_images_and_a_rerun_resumes(tmp_path: P
     images = load_images(index, 24, progress=False)
     small = {"filters": [4], "dense": 8}
     arms = [Arm("patient", "cnn", hparams=small), Arm("image", "cnn", "image", hparams=small),
-            Arm("random", "cnn", "image", "random", hparams=small)]
+            Arm("random", "cnn", "image", "random", hparams=small),
+            Arm("longer", "cnn", hparams=small, budget={"epochs": 2, "patience": 5})]
     design = Design(folds=2, repeats=1, epochs=1, balance="class_weight", image_size=24)
     frame = run_crossval(index.table, images, arms, design, tmp_path, log=False)
     units = sorted((tmp_path / "units").glob("*.csv"))
-    assert len(units) == 6
+    assert len(units) == 8
+    epochs = frame.groupby("arm")["epochs_run"].max()
+    assert epochs["longer"] == 2 and epochs["patient"] == 1  # the arm's budget, the design's for the rest
+    assert paths_equal(frame, "patient", "longer")
     paths = frame.groupby("arm")["path"].apply(set)
     assert paths["patient"] == set(index.table["path"])  # every image tested once
     assert paths["image"] == paths["random"] and paths["image"] < paths["patient"]

@@ -6,7 +6,8 @@ Every arm of a fold is scored on that fold's test images (a fold of `data.splits
 tested once per repeat), with one threshold rule for the fold. An arm differs from another in one thing: its model,
 its regime ("patient": trained on the other patients, validated on held-out ones; "image": an image-level split
 of every image but the fold's test images, so it has seen other images of the test patients), its labels ("true"
-or "random", `data.splits.random_patient_labels`, the same for every arm of a repeat) or its stain option. The
+or "random", `data.splits.random_patient_labels`, the same for every arm of a repeat), its stain option, or one
+field of its training budget (`Arm.budget`: epochs, learning rate, balancing, augmentation). The
 patient regime is tested on every image of the fold's patients, the image regime on half of them (it trained on
 the other half): the leak is read on the images both were tested on.
 
@@ -18,7 +19,7 @@ train_seconds): a killed run resumes at the next missing table, and any statisti
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,9 @@ from .inference import predict_probabilities
 
 REGIMES = ("patient", "image")
 LABELS = ("true", "random")
+# The fields of Design an arm may change: its training budget. The folds, the seed, the validation share and the
+# image size stay the design's, so every arm of a fold is tested on the same images with the same rule.
+BUDGET = ("epochs", "batch_size", "learning_rate", "balance", "augment", "patience")
 UNITS = "units"
 # The share of a fold's test patients' images the image regime is tested on; it trains on the other half.
 IMAGE_TEST_SHARE = 0.5
@@ -47,7 +51,8 @@ COLUMNS = ("path", "patient", "label", "true_label", "probability", "arm", "regi
 
 @dataclass(frozen=True)
 class Arm:
-    """One arm: a model trained under a regime, on true or random labels, with a stain option."""
+    """One arm: a model trained under a regime, on true or random labels, with a stain option; `budget` overrides
+    fields of the design's training budget (BUDGET) for this arm alone, e.g. {"epochs": 10}."""
 
     name: str
     model: str
@@ -55,10 +60,15 @@ class Arm:
     labels: str = "true"
     stain: str = "none"
     hparams: dict = field(default_factory=dict, hash=False)
+    budget: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         check_choice("regime", self.regime, REGIMES)
         check_choice("labels", self.labels, LABELS)
+        unknown = sorted(set(self.budget) - set(BUDGET))
+        if unknown:
+            raise ValueError(f"arm {self.name!r}: budget {unknown} is not one of {', '.join(BUDGET)} (the folds, "
+                             "seed and validation share are the design's, shared by every arm)")
         if "__" in self.name or "/" in self.name:
             raise ValueError(f"arm name {self.name!r}: no '__' or '/' (it names a file)")
 
@@ -78,6 +88,10 @@ class Design:
     patience: int = 3
     val_fraction: float = 0.15
     image_size: int = 50
+
+    def for_arm(self, arm: Arm) -> Design:
+        """This design with the arm's budget overrides."""
+        return replace(self, **arm.budget)
 
 
 def image_test_rows(labels: np.ndarray, test_rows: np.ndarray, seed: int) -> np.ndarray:
@@ -154,6 +168,7 @@ def run_unit(arm: Arm, design: Design, table: pd.DataFrame, images: np.ndarray, 
     """Train one arm on one fold (`fold_test`: its test patients' rows) and return its test rows with their
     probabilities and the fold's threshold."""
     patients = table["patient"].astype(str).to_numpy()
+    design = design.for_arm(arm)
     seed = design.seed + 1000 * repeat + fold
     train, val, test = fold_rows(labels, patients, fold_test, arm.regime, seed, design.val_fraction,
                                  table["label"].to_numpy())

@@ -192,7 +192,7 @@ def write(name: str, what: str, result: dict | None, budget: dict) -> None:
         print(name, "no fold with every arm yet: its file is left as it is")
         return
     payload = {"what": what, "budget": budget, **result,
-               "command": "nice -n 5 .venv/bin/python docs/measurements/cohort_crossval.py [--stain] && "
+               "command": "nice -n 5 .venv/bin/python docs/measurements/cohort_crossval.py [--stain] [--defaults] && "
                           ".venv/bin/python docs/measurements/cohort_summary.py",
                "machine": f"{platform.machine()}, 2 CPU cores shared with other jobs",
                "statistics": f"patient bootstrap ({N_BOOT} draws, one draw shared by every arm), seed_ci: t-interval "
@@ -204,7 +204,7 @@ def write(name: str, what: str, result: dict | None, budget: dict) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(OUT))
-    from cohort_crossval import DESIGN  # imports bc_helpers.training.crossval: TensorFlow, once
+    from cohort_crossval import DEFAULT_ARMS, DESIGN  # imports bc_helpers.training.crossval: TensorFlow, once
 
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "runs" / "cohort-crossval")
     frame = read_units(runs)
@@ -227,6 +227,11 @@ if __name__ == "__main__":
           "random labels",
           compare(frame, ["cnn_random_patient", "cnn_random_image"], [("cnn_random_patient", "cnn_random_image")],
                   rng), budget)
+    changes = [arm.name for arm in DEFAULT_ARMS]
+    if set(changes) <= set(frame["arm"]):
+        write("defaults", "the CNN-LSTM's training budget, one change at a time against the ablation's cnn_lstm "
+              "(budget below): " + "; ".join(f"{a.name}: {a.budget}" for a in DEFAULT_ARMS),
+              compare(frame, ["cnn_lstm", *changes], [("cnn_lstm", c) for c in changes], rng), budget)
     if {"cnn_lstm_stain_augment", "cnn_lstm_stain_normalise"} <= set(frame["arm"]):
         write("stain", "the CNN-LSTM with stain none, augment (H&E jitter) and normalise (Reinhard), patient regime",
               compare(frame, ["cnn_lstm", "cnn_lstm_stain_augment", "cnn_lstm_stain_normalise"],
