@@ -79,6 +79,7 @@ def test_the_plan_covers_every_notebook_and_the_leak_check() -> None:
     assert sum(label.startswith("03_cnn-") for label in labels) == 2
     leaky = [s for s in steps if s.params.get("PROTOCOL") in ("paper", "kaggle")]
     assert leaky and all(s.params["RUN_SOLUTIONS"] is False for s in leaky)  # run once, in the patient split's run
+    assert all(s.params["SEEDS"] == [] for s in leaky)  # the ablation too
     assert all("RUN_SOLUTIONS" not in s.params for s in steps if s not in leaky)
     notebooks = {p.stem for p in (runner.paths.repo_root() / "notebooks").glob("*.ipynb")}
     assert {s.notebook for s in steps} == notebooks | {runner.STUDY}

@@ -19,7 +19,9 @@ Nothing here is patient data. Slides come first, images are cut from them, as in
 - each BreaKHis-like patient has one slide of one tumour type (its own texture) cut into adjacent fields; a
   malignant slide's tumour is spread in small regions, so every field of it shows some.
 SampleSpec.revision counts changes of the drawing rules within version 5 (`make setup` replaces a sample of another
-revision): revision 1 removed the colour that IDC tissue had of itself and drew the nuclei described above.
+revision): revision 1 removed the colour that IDC tissue had of itself and drew the nuclei described above;
+revision 2 draws the BreaKHis-like images from more patients with fewer fields each (110 patients of 4-7 fields,
+about as many images as before), so that the default patient split tests on at least 15 of them.
 """
 
 from __future__ import annotations
@@ -52,17 +54,18 @@ SAMPLE_FILES = {"idc", "breakhis", "README.txt", MARKER}  # everything write_sam
 
 @dataclass(frozen=True)
 class SampleSpec:
-    """What the generator draws. The IDC-like patient count is set so that the default patient split
-    (70/15/15) validates and tests on at least 15 patients, each class present in several of them."""
+    """What the generator draws. The patient counts are set so that the default patient split (70/15/15)
+    validates and tests on at least 15 IDC-like patients, each class present in several of them, and tests on at
+    least 15 BreaKHis-like patients."""
 
     version: int = 5  # the sample's generation (its layout and design)
-    revision: int = 1  # raised whenever the drawing rules change within a version, so an old sample is not reused
+    revision: int = 2  # raised whenever the drawing rules change within a version, so an old sample is not reused
     seed: int = 0
     patients: int = 120
     patches_per_patient: tuple[int, int] = (8, 28)  # before glass-only cells are dropped
     patch: int = 50
-    breakhis_patients: int = 76
-    breakhis_images: tuple[int, int] = (6, 10)
+    breakhis_patients: int = 110
+    breakhis_images: tuple[int, int] = (4, 7)
     breakhis_shape: tuple[int, int] = (115, 175)  # a quarter of BreaKHis's 460 x 700
     breakhis_scale: float = 2.5  # nuclei this many times larger than in IDC patches (400X magnification)
     breakhis_test_fraction: float = 0.2
