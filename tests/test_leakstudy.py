@@ -136,3 +136,21 @@ def test_the_study_trains_every_arm_and_writes_its_rows(tmp_path: Path) -> None:
                                                                         ("sample", "cnn", "random")]
     assert all(ROW_KEYS <= set(r) and r["design"]["n_patients"] == 24 for r in rows)
     assert len(list((tmp_path / STUDY_FOLDER / "sample" / "units").glob("*.csv"))) == 8
+
+
+def _density_row(patches: float, control_ci: list[float], leak_ci: list[float]) -> dict:
+    return {"patches_per_patient": patches,
+            "arms": {"cnn_random_image": {"roc_auc": {"estimate": sum(control_ci) / 2, "ci": control_ci}}},
+            "differences": {"cnn_image - cnn_patient": {"roc_auc": {"estimate": sum(leak_ci) / 2, "ci": leak_ci}}}}
+
+
+def test_the_density_finding_calls_recognition_only_when_the_interval_clears_chance() -> None:
+    from bc_helpers.evaluation.claims import density_finding
+
+    text = density_finding({"400": _density_row(400, [0.62, 0.9], [0.05, 0.2]),
+                            "25": _density_row(25, [0.4, 0.62], [-0.05, 0.08])})
+    low, high = text.split("; at ")
+    assert low.startswith("At 25 patches") and "includes 0.5" in low and "recognised" not in low
+    assert "cannot be told from chance" in low
+    assert high.startswith("400 patches") and "recognised patients" in high and "above 0: a leak" in high
+    assert density_finding({}) == "No density was measured."

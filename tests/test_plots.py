@@ -12,7 +12,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.metrics import average_precision_score  # noqa: E402
 
-from bc_helpers.course import plots  # noqa: E402
+from bc_helpers.course import leakplots, plots  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -119,3 +119,24 @@ def test_show_run_adds_precision_recall_reliability_and_histograms(tmp_path) -> 
         "precision-recall (test)", "reliability (test, 10 bins)", "P(positive) by true class (test)"]
     counts = [float(t.get_text()) for t in last.axes[1].texts]
     assert sum(counts) == 50  # the test part only
+
+
+def _density_result(patches: float, random_image: float, inflation: float) -> dict:
+    def score(v: float) -> dict:
+        return {"estimate": v, "ci": [v - 0.1, v + 0.05]}
+
+    return {"patches_per_patient": patches,
+            "arms": {"cnn_random_image": {"roc_auc": score(random_image)},
+                     "cnn_random_patient": {"roc_auc": score(0.5)}},
+            "differences": {"cnn_image - cnn_patient": {"roc_auc": score(inflation)}}}
+
+
+def test_leak_density_draws_each_density_in_order_with_its_interval() -> None:
+    fig = leakplots.leak_density({"400": _density_result(400.0, 0.8, 0.2), "25": _density_result(25.0, 0.55, 0.01)})
+    left, right = fig.axes
+    image = [c for c in left.containers if c.get_label() == "image split"][0][0]
+    np.testing.assert_allclose(image.get_xdata(), [25, 400])
+    np.testing.assert_allclose(image.get_ydata(), [0.55, 0.8])
+    caps = np.sort(np.concatenate([c.get_ydata() for c in right.containers[0][1]]))
+    np.testing.assert_allclose(caps, [-0.09, 0.06, 0.1, 0.25])  # each inflation's interval, [v - 0.1, v + 0.05]
+    assert left.get_xscale() == "log"

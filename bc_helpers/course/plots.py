@@ -148,44 +148,6 @@ def coverage_curve(coverage: pd.DataFrame, title: str = "refer-for-review band")
     return fig
 
 
-def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
-    """The same models scored on an image-level split and on a patient split (one bar pair per dataset, model
-    and image-level protocol), and beside them each inflation (image split - patient split) with its 95%
-    interval, where the table gives one (`{metric} inflation ci`). Legends sit outside the bars."""
-    labels = leak["dataset"] + " / " + leak["model"].astype(str)
-    if "labels" in leak:
-        labels = labels + leak["labels"].map(lambda v: " (random labels)" if v == "random" else "")
-    if "image_protocol" in leak:
-        labels = labels + " (" + leak["image_protocol"] + ")"
-    x = np.arange(len(leak))
-    name = {"roc_auc": "ROC-AUC", "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
-    fig, (ax, right) = plt.subplots(1, 2, figsize=(max(9.0, 1.9 * len(leak) + 4), 4.2),
-                                    gridspec_kw={"width_ratios": [max(len(leak), 2), max(len(leak), 2) * 0.7]})
-    ax.bar(x - 0.2, leak[f"{metric} (image split)"], 0.4, label="image-level split", color="#c0504d")
-    ax.bar(x + 0.2, leak[f"{metric} (patient split)"], 0.4, label="patient split (honest)", color="#5b2a86")
-    ax.axhline(0.5, color="grey", ls=":", lw=1)
-    ax.set_xticks(x, labels, fontsize=8, rotation=20, ha="right")
-    ax.set(ylim=(0, 1.05), ylabel=name, title=f"{name} under each split")
-    ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.08), ncol=2, frameon=False)
-    inflation = leak[f"{metric} inflation"].to_numpy(dtype=float)
-    ci = leak.get(f"{metric} inflation ci")
-    bounds = np.array([tuple(v) if isinstance(v, tuple | list) and len(v) == 2 else (np.nan, np.nan)
-                       for v in (ci if ci is not None else [None] * len(leak))], dtype=float)
-    known = ~np.isnan(bounds).any(axis=1)
-    right.axhline(0, color="grey", lw=1)
-    right.bar(x, inflation, 0.5, color="#c0504d", alpha=0.35)
-    if known.any():
-        err = np.abs(bounds[known].T - inflation[known])
-        right.errorbar(x[known], inflation[known], yerr=err, fmt="o", color="black", capsize=4,
-                       label="95% interval (bootstrap by patient)")
-        right.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.08), frameon=False)
-    right.set_xticks(x, labels, fontsize=8, rotation=20, ha="right")
-    right.set(ylabel=f"{name}: image split - patient split", title="inflation")
-    fig.suptitle("how much an image-level split inflates scores", y=1.0)
-    fig.tight_layout()
-    return fig
-
-
 def _figure(ax: plt.Axes) -> Figure:
     """The figure `ax` is drawn on (the whole figure, when `ax` is in a subfigure)."""
     fig = ax.get_figure(root=True)

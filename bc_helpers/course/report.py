@@ -24,7 +24,7 @@ from ..evaluation import paper, reading, selection, tables
 from ..evaluation.claims import CONTROL_READING, LEAKAGE_FILE, findings, is_control, read_leakage
 from ..files import write_text_atomic
 from ..runs.folders import RunFolder
-from . import plots
+from . import leakplots, plots
 from .book import write_page
 
 MISSING = "–"
@@ -136,7 +136,7 @@ def leakage_figure(runs: pd.DataFrame, leak: pd.DataFrame | None = None) -> list
     """The leakage study's bars (image-level split beside patient split) and each inflation with its interval,
     if both splits were run; `runs` as selection.leakage_runs gives them, or `leak` already tabled."""
     leak = tables.leakage_table(runs) if leak is None else leak
-    return [] if leak.empty else [("leakage study", plots.leakage_bars(leak))]
+    return [] if leak.empty else [("leakage study", leakplots.leakage_bars(leak))]
 
 
 def leakage_rows(out: Path, leak_runs: pd.DataFrame) -> tuple[pd.DataFrame, str]:

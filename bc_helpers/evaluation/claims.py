@@ -164,6 +164,26 @@ def leak_findings(leak: pd.DataFrame) -> list[dict]:
     return out
 
 
+def density_finding(by_density: dict[str, dict]) -> str:
+    """One sentence per density of the leak-against-density measurement (docs/measurements/leak-density.json):
+    the random-label control under the image split, read against chance by its interval, and the true-label
+    inflation, read by interval_says."""
+    parts = []
+    for row in sorted(by_density.values(), key=lambda r: r["patches_per_patient"]):
+        control = row["arms"]["cnn_random_image"]["roc_auc"]
+        lo, hi = _interval(control["ci"])
+        chance = ("above chance: the model recognised patients" if lo > 0.5 else
+                  "below chance" if hi < 0.5 else "an interval that includes 0.5, so no recognition it can show")
+        leak = row["differences"]["cnn_image - cnn_patient"]["roc_auc"]
+        llo, lhi = _interval(leak["ci"])
+        parts.append(f"at {row['patches_per_patient']:.0f} patches per patient, the random-label CNN split by image "
+                     f"scores ROC-AUC {_num(control['estimate'])} (95% interval {_num(lo)} to {_num(hi)}), "
+                     f"{chance}; with true labels the image split adds {leak['estimate']:+.3f} "
+                     f"({_num(llo)} to {_num(lhi)}): {interval_says(leak['ci'], 'a leak')}")
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + "." if text else "No density was measured."
+
+
 def ranking_findings(runs: pd.DataFrame, datasets: list[str]) -> list[dict]:
     """Per dataset, the paper's ranking (CNN-LSTM first) against ours on the patient split, collapsed runs set
     aside: first only when its interval clears every other trained model's."""

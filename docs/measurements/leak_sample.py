@@ -6,7 +6,8 @@ each repeat dealing the patients anew and seeding the training, on both sample d
 Run from the repository root after `make setup` (resumable: finished units are kept):
     .venv/bin/python docs/measurements/leak_sample.py [RUN_ROOT]
 Writes docs/measurements/leak-sample.json: leakage.json's rows (inflation with its patient interval and, over
-the repeats, seed_ci), the design, the sample's spec, the wall time and the CPU.
+the repeats, seed_ci), the design, the sample's spec, the wall time, the units reused from an earlier run (not
+timed) and the CPU.
 """
 
 import json
@@ -26,13 +27,14 @@ DESIGN = replace(STUDY_DESIGN, repeats=3)
 if __name__ == "__main__":
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "runs" / "leak-sample")
     started = time.perf_counter()
+    reused = len(list(runs.glob("**/units/*.csv")))  # units of an earlier run: read, not trained (nor timed) here
     rows = []
     for dataset in ("sample", "sample_breakhis"):
         rows += json.loads(run_leakage_study(dataset, runs, design=DESIGN).read_text())
     spec = json.loads((ROOT / "data" / "sample" / "sample.json").read_text()).get("spec", {})
     payload = {"what": __doc__.split("\n\n")[0].replace("\n", " "), "design": {"folds": DESIGN.folds,
                "repeats": DESIGN.repeats, "epochs": DESIGN.epochs}, "sample_spec": spec, "rows": rows,
-               "wall_seconds": round(time.perf_counter() - started, 1), "cpu": cpu_model()}
+               "wall_seconds": round(time.perf_counter() - started, 1), "units_reused": reused, "cpu": cpu_model()}
     (ROOT / "docs" / "measurements" / "leak-sample.json").write_text(json.dumps(payload, indent=2) + "\n")
     for r in rows:
         i = r["inflation"]["roc_auc"]
