@@ -154,3 +154,23 @@ def test_the_density_finding_calls_recognition_only_when_the_interval_clears_cha
     assert "cannot be told from chance" in low
     assert high.startswith("400 patches") and "recognised patients" in high and "above 0: a leak" in high
     assert density_finding({}) == "No density was measured."
+
+
+def _difference(roc: list[float], bal: list[float]) -> dict:
+    return {"roc_auc": {"estimate": sum(roc) / 2, "ci": roc},
+            "balanced_accuracy": {"estimate": sum(bal) / 2, "ci": bal}}
+
+
+def test_a_budget_change_is_adopted_only_when_its_patient_interval_clears_zero() -> None:
+    from bc_helpers.evaluation.claims import adopted_changes, defaults_finding
+
+    defaults = {"arms": {"cnn_lstm": {"roc_auc": {"estimate": 0.83, "ci": [0.8, 0.86]}}},
+                "design": {"n_test_patients": 213},
+                "differences": {"longer - cnn_lstm": _difference([0.01, 0.03], [-0.01, 0.02]),
+                                "slower - cnn_lstm": _difference([-0.01, 0.02], [0.01, 0.05]),
+                                "weights - cnn_lstm": _difference([0.01, 0.04], [-0.06, -0.01])}}
+    assert adopted_changes(defaults) == ["longer"]  # "weights" raises ROC-AUC but lowers balanced accuracy
+    text = defaults_finding(defaults, {"longer": "10 epochs"})
+    assert "10 epochs: ROC-AUC +0.020 (0.010 to 0.030)" in text and text.endswith("the defaults adopt 10 epochs.")
+    defaults["differences"].pop("longer - cnn_lstm")
+    assert defaults_finding(defaults, {}).endswith("no change clears the rule, so the defaults stay as they are.")

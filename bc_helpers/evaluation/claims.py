@@ -184,6 +184,39 @@ def density_finding(by_density: dict[str, dict]) -> str:
     return text[:1].upper() + text[1:] + "." if text else "No density was measured."
 
 
+def adopted_changes(defaults: dict, baseline: str = "cnn_lstm") -> list[str]:
+    """The budget changes that the defaults measurement (docs/measurements/defaults-cohort.json) supports: a change
+    is adopted only when its patient interval of the ROC-AUC difference lies above 0 and its balanced accuracy's
+    does not lie below 0; every other change leaves the default as it is."""
+    out = []
+    for pair, d in defaults["differences"].items():
+        change, base = pair.split(" - ")
+        if base == baseline and _interval(d["roc_auc"]["ci"])[0] > 0 and \
+                not _interval(d["balanced_accuracy"]["ci"])[1] < 0:
+            out.append(change)
+    return out
+
+
+def defaults_finding(defaults: dict, names: dict[str, str], baseline: str = "cnn_lstm") -> str:
+    """One clause per change of the CNN-LSTM's budget, against the default on the same test patients, and which
+    changes the rule of adopted_changes takes."""
+    parts = []
+    for pair, d in defaults["differences"].items():
+        change = pair.split(" - ")[0]
+        r, b = d["roc_auc"], d["balanced_accuracy"]
+        parts.append(f"{names.get(change, change)}: ROC-AUC {r['estimate']:+.3f} ({_num(r['ci'][0])} to "
+                     f"{_num(r['ci'][1])}), balanced accuracy {b['estimate']:+.3f} ({_num(b['ci'][0])} to "
+                     f"{_num(b['ci'][1])})")
+    adopted = adopted_changes(defaults, baseline)
+    base = defaults["arms"][baseline]["roc_auc"]
+    verdict = ("so the defaults adopt " + ", ".join(names.get(a, a) for a in adopted) if adopted else
+               "no change clears the rule, so the defaults stay as they are")
+    return (f"Against the defaults (ROC-AUC {_num(base['estimate'])} on {defaults['design']['n_test_patients']} "
+            f"test patients), each change's difference with its 95% interval by patient: " + "; ".join(parts) +
+            f". A change is adopted only when its ROC-AUC interval lies above 0 and its balanced accuracy's does "
+            f"not lie below 0: {verdict}.")
+
+
 def ranking_findings(runs: pd.DataFrame, datasets: list[str]) -> list[dict]:
     """Per dataset, the paper's ranking (CNN-LSTM first) against ours on the patient split, collapsed runs set
     aside: first only when its interval clears every other trained model's."""

@@ -28,20 +28,30 @@ def run_settings(root: str | Path) -> pd.DataFrame:
 
 
 def select_runs(root: str | Path, **settings: object) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The runs whose settings match `settings` (e.g. seed=0, balance="smote_hybrid"), the newest of them for
-    each dataset, protocol and model, as compare.collect_runs rows; and the runs left out, with the reason."""
+    """The runs whose settings match `settings` (e.g. seed=0, balance="smote_hybrid"), one for each dataset,
+    protocol and model, as compare.collect_runs rows; and the runs left out, with the reason. A model's main run
+    (its folder named as the model, e.g. vgg16/) comes before its later stages (vgg16_head/, vgg16_finetuned/,
+    which notebook 06 compares); among runs of equal standing the newest is used."""
     table = run_settings(root)
     if table.empty:
         return collect_runs(root).iloc[0:0], pd.DataFrame(columns=["run_dir", "reason"])
     reasons = table.apply(lambda row: "; ".join(f"{k}={row[k]!r}, not {v!r}" for k, v in settings.items()
                                                  if row[k] != v), axis=1)
     differs = reasons != ""
-    matching = table[~differs].sort_values("finished")
+    matching = table[~differs]
+    matching = matching.assign(main=[Path(d).name == m for d, m in zip(matching["run_dir"], matching["model"],
+                                                                        strict=True)])
+    matching = matching.sort_values(["main", "finished"])
     newest = matching.drop_duplicates(["dataset", "protocol", "model"], keep="last")
     older = matching.drop(newest.index)
+    used_main = newest.set_index(["dataset", "protocol", "model"])["main"].to_dict()
+    stage = [not row["main"] and used_main[(row["dataset"], row["protocol"], row["model"])]
+             for _, row in older.iterrows()]
     left_out = pd.concat([
         pd.DataFrame({"run_dir": table.loc[differs, "run_dir"], "reason": "other settings: " + reasons[differs]}),
-        pd.DataFrame({"run_dir": older["run_dir"], "reason": "a newer run of the same settings is used"}),
+        pd.DataFrame({"run_dir": older["run_dir"],
+                      "reason": ["another stage of the model (its main run is used)" if s else
+                                 "a newer run of the same settings is used" for s in stage]}),
     ], ignore_index=True)
     chosen = [collect_runs(folder) for folder in newest["run_dir"]]
     runs = pd.concat(chosen, ignore_index=True) if chosen else collect_runs(root).iloc[0:0]
