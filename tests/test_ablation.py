@@ -57,6 +57,10 @@ def test_a_better_arm_is_supported_and_identical_arms_are_inconclusive(tmp_path:
     assert better["design"] == {"folds": 1, "repeats": 2, "n_patients": 20, "n_test_patients": 20}
     low, high = better["difference"]["roc_auc"]["seed_ci"]
     assert low < better["difference"]["roc_auc"]["estimate"] < high
+    assert better["conclusion"].endswith(ablation.seed_clause([low, high]))  # training variance beside the verdict
+    assert "includes 0: another training run could reverse it" in ablation.seed_clause([-0.1, 0.2])
+    assert ablation.seed_clause([0.01, 0.2]).endswith("does not reverse it.")
+    assert ablation.seed_clause([float("nan"), float("nan")]).startswith("With one seed")
     worse = ablation.compare_arms({"cnn": lstm, "cnn_lstm": cnn}, [0, 1], n_boot=300)
     assert worse["difference"]["balanced_accuracy"]["verdict"] == "not supported"
     tie = ablation.compare_arms({"cnn": cnn, "cnn_lstm": same}, [0, 1], n_boot=300)
