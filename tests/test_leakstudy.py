@@ -174,3 +174,26 @@ def test_a_budget_change_is_adopted_only_when_its_patient_interval_clears_zero()
     assert "10 epochs: ROC-AUC +0.020 (0.010 to 0.030)" in text and text.endswith("the defaults adopt 10 epochs.")
     defaults["differences"].pop("longer - cnn_lstm")
     assert defaults_finding(defaults, {}).endswith("no change clears the rule, so the defaults stay as they are.")
+
+
+def _leak_row(model: str, labels: str, patient: float, image: float, ci: tuple[float, float]) -> dict:
+    return {"dataset": "sample", "model": model, "image_protocol": "image", "labels": labels,
+            "roc_auc (patient split)": patient, "roc_auc (image split)": image, "roc_auc inflation": image - patient,
+            "roc_auc inflation ci": ci}
+
+
+def test_the_control_is_read_by_its_interval_and_a_gain_beyond_it_is_named() -> None:
+    import pandas as pd
+
+    from bc_helpers.evaluation.claims import leak_findings
+
+    leak = pd.DataFrame([_leak_row("cnn", "true", 0.70, 0.95, (0.15, 0.30)),
+                         _leak_row("cnn", "random", 0.40, 0.55, (-0.02, 0.10))])
+    (finding,) = leak_findings(leak)
+    assert finding["claim"].startswith("An image split inflates the scores") and finding["verdict"] == "inflated"
+    assert "patient recognition cannot be told from chance" in finding["why"]
+    assert "below chance, which is noise: read the image split's 0.550 against 0.5" in finding["why"]
+    assert "the CNN gained more than any control could" in finding["why"]
+    leak.loc[1, "roc_auc inflation ci"] = (0.05, 0.2)  # a control whose gain overlaps the model's: nothing named
+    (finding,) = leak_findings(leak)
+    assert "gained more than any control" not in finding["why"] and "recognition this run can see" in finding["why"]

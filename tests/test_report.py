@@ -83,7 +83,7 @@ def test_the_report_opens_with_what_holds_up_and_the_ablations_verdict(report: P
     assert head < page.index("the paper's table beside ours") < page.index("<h2>Figures</h2>")
     assert VERDICT in page[head:page.index("the paper's table beside ours")]
     assert "ROC-AUC difference +0.010, 95% interval by patient -0.040 to +0.060" in page
-    assert "The paper's level needs its split" in page
+    assert "An image split inflates the scores" in page
     assert ("random labels" in page) == (report / "leakage.json").exists()  # the control, where leakage.json has it
     assert "vgg16 (collapsed)" in page or "VGG-16" in page and "collapsed" in page
 
