@@ -102,3 +102,17 @@ def test_a_search_from_a_config_builds_every_setting_with_its_hparams(tiny_sampl
     assert len(result.table) == 2 and len(result.folds) == 4
     assert result.learning_rate in (1e-3, 1e-2) and result.best == {}
     assert result.train_config(config).hparams == config.hparams
+
+
+def test_the_search_takeaway_weighs_the_gap_against_the_wider_spread() -> None:
+    import pandas as pd
+
+    from bc_helpers.course.lesson import search_takeaway
+    from bc_helpers.training.gridsearch import GridResult
+
+    table = pd.DataFrame({"mean_roc_auc": [0.75, 0.67], "std_roc_auc": [0.047, 0.161]})
+    folds = pd.DataFrame({"fold": [0, 1, 0, 1]})
+    text = search_takeaway(GridResult(table, folds, {}, learning_rate=1e-3))
+    assert "0.080 behind, smaller than the fold-to-fold spread" in text  # 0.080 < 0.161, though > 0.047
+    table["std_roc_auc"] = [0.047, 0.05]
+    assert "larger than the fold-to-fold spread" in search_takeaway(GridResult(table, folds, {}, learning_rate=1e-3))

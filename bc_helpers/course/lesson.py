@@ -24,8 +24,9 @@ def search_takeaway(search: GridResult) -> str:
     if len(table) < 2:
         return text
     gap = top["mean_roc_auc"] - table["mean_roc_auc"].iloc[1]
+    spread = max(top["std_roc_auc"], table["std_roc_auc"].iloc[1])  # the wider of the two settings' spreads
     verdict = ("smaller than the fold-to-fold spread: at this size the search cannot really tell the settings apart"
-               if gap < top["std_roc_auc"] else "larger than the fold-to-fold spread")
+               if gap < spread else "larger than the fold-to-fold spread")
     return f"{text} The runner-up is {gap:.3f} behind, {verdict}."
 
 
