@@ -126,6 +126,7 @@ def test_runs_are_selected_by_settings_and_ablation_arms_kept_apart(tmp_path: Pa
     assert left_out["run_dir"].tolist() == [str(tmp_path / "sample" / "patient" / "cnn-2")]
     assert "seed=1, not 0" in left_out["reason"].iat[0]
     assert selection.settings_table(runs)["seed"].tolist() == [0]
+    assert selection.settings_table(runs)["learning_rate"].tolist() == [f"{base.learning_rate:g}"]
     stage = TrainConfig(**{**base.__dict__, "hparams": {"dense": 8}})  # a later stage, newer than the main run
     train(stage, tmp_path / "sample" / "patient" / "cnn_head", verbose=0)
     runs, left_out = selection.select_runs(tmp_path, seed=0)

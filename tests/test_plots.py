@@ -140,3 +140,13 @@ def test_leak_density_draws_each_density_in_order_with_its_interval() -> None:
     caps = np.sort(np.concatenate([c.get_ydata() for c in right.containers[0][1]]))
     np.testing.assert_allclose(caps, [-0.09, 0.06, 0.1, 0.25])  # each inflation's interval, [v - 0.1, v + 0.05]
     assert left.get_xscale() == "log"
+
+
+def test_metrics_view_names_metrics_in_words_and_marks_missing_values() -> None:
+    from bc_helpers.course.notebook import HEADLINE, metrics_view
+
+    metrics = {name: 0.5 for name in HEADLINE} | {"ci": {"roc_auc": (0.4, 0.6)},
+                                                  "patient_level": {name: float("nan") for name in HEADLINE}}
+    html = metrics_view(metrics).to_html()
+    assert "ROC-AUC" in html and "balanced accuracy" in html and "roc_auc" not in html
+    assert "[0.400, 0.600]" in html and "–" in html and "nan" not in html.lower()

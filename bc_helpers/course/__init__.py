@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 _OWNERS = {
     "setup": "notebook", "train_model": "notebook", "show_run": "notebook", "metrics_table": "notebook",
+    "metrics_view": "notebook",
     "part_predictions": "notebook", "data_status": "notebook", "note_if_synthetic": "notebook",
     "resolve": "notebook", "write_report": "report", "readable": "report", "run_all": "runner",
     "install_on_colab": "colab", "search_takeaway": "lesson", "result_takeaway": "lesson",
@@ -19,9 +20,9 @@ _OWNERS = {
 }
 
 __all__ = [
-    "data_status", "install_on_colab", "metrics_table", "note_if_synthetic", "part_predictions", "plots", "readable",
-    "resolve", "result_takeaway", "run_all", "search_takeaway", "setup", "show_run", "train_model", "widgets",
-    "write_report",
+    "data_status", "install_on_colab", "metrics_table", "metrics_view", "note_if_synthetic", "part_predictions",
+    "plots", "readable", "resolve", "result_takeaway", "run_all", "search_takeaway", "setup", "show_run",
+    "train_model", "widgets", "write_report",
 ]
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from .notebook import (
         data_status,
         metrics_table,
+        metrics_view,
         note_if_synthetic,
         part_predictions,
         resolve,

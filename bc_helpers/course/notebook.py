@@ -102,6 +102,17 @@ def metrics_table(metrics: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("metric").round(3)
 
 
+# Metric names as a student reads them in a table.
+METRIC_WORDS = {"roc_auc": "ROC-AUC", "pr_auc": "PR-AUC", "f1": "F1", "balanced_accuracy": "balanced accuracy"}
+
+
+def metrics_view(metrics: dict) -> pd.io.formats.style.Styler:
+    """metrics_table as a lesson shows it: metric names in words, 3 decimals, "–" where a value is missing
+    (the patient level of a dataset whose patients hold one class each, for example)."""
+    table = metrics_table(metrics).rename(index=lambda m: METRIC_WORDS.get(m, m.replace("_", " "))).reset_index()
+    return table.style.hide(axis="index").format(precision=3, na_rep="–")
+
+
 def show_run(run_dir: str | Path, metrics: dict) -> None:
     """The figures of a model notebook: training curves; confusion matrix and ROC curve; precision-recall
     curve, reliability diagram and probability histograms by class (all on the test part)."""

@@ -69,9 +69,16 @@ def settings_table(runs: pd.DataFrame) -> pd.DataFrame:
     for _, run in runs.iterrows():
         train = (RunFolder(run["run_dir"]).read_config() or {})["train"]
         rows.append({"dataset": run["dataset"], "protocol": run["protocol"], "model": run["model"],
-                     **{k: str(train[k]) if k == "hparams" else train[k] for k in SHOWN},
+                     **{k: _shown(k, train[k]) for k in SHOWN},
                      "epochs_run": run["epochs_run"]})
     return pd.DataFrame(rows)
+
+
+def _shown(key: str, value: object) -> object:
+    """A setting as the table shows it: hyperparameters as text, a learning rate in full (1e-05, not 0.000)."""
+    if key == "hparams":
+        return str(value)
+    return f"{value:g}" if key == "learning_rate" and isinstance(value, float) else value
 
 
 def ablation_results(root: str | Path) -> list[dict]:
