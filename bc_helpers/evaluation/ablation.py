@@ -88,12 +88,9 @@ def conclusion(difference: dict, reason: str = "", compared: str = "cnn") -> str
             f"{low:+.3f} to {high:+.3f}, paired by seed and test patient). " + seed_clause(d.get("seed_ci")))
 
 
-def seed_clause(seed_ci: object) -> str:
+def seed_clause(seed_ci: Sequence[float] | None) -> str:
     """What the interval over seeds (training variance) adds to the verdict of the patient interval."""
-    try:
-        low, high = (float(v) for v in seed_ci)  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        low = high = float("nan")
+    low, high = (float(v) for v in seed_ci) if seed_ci is not None else (float("nan"), float("nan"))
     if np.isnan(low) or np.isnan(high):
         return "With one seed, the spread that training adds is not measured."
     if low <= 0 <= high:
