@@ -50,6 +50,17 @@ def test_a_collapsed_run_is_never_recognised_whatever_its_roc_auc(test: np.ndarr
     assert "standard deviation of 0.0001" in r.takeaway or "accuracy went 0.470 -> 0.480" in r.takeaway
 
 
+def test_a_network_whose_validation_loss_fell_is_not_collapsed_whatever_its_training_curve() -> None:
+    """The LSTM of a default run: training accuracy 0.516 -> 0.526, loss 0.731 -> 0.713, validation loss down to
+    0.675 from 0.750; its interval lies above 0.5, so its ranking is not noise."""
+    lstm = pd.DataFrame({"accuracy": [0.516, 0.528, 0.526], "loss": [0.731, 0.716, 0.713],
+                         "val_loss": [0.750, 0.675, 0.730]})
+    assert read_result(metrics(auc=0.678, ci=(0.59, 0.75)), SPREAD, lstm).verdict != "collapsed"
+    flat = lstm.assign(val_loss=[0.7263, 0.7257, 0.7260])  # VGG-16 from scratch: nothing moved
+    r = read_result(metrics(auc=0.678, ci=(0.59, 0.75)), SPREAD, flat)
+    assert r.verdict == "collapsed" and "validation loss fell at most 0.001" in r.takeaway
+
+
 def test_a_network_that_learned_in_its_first_epoch_is_not_collapsed() -> None:
     """Accuracy flat after epoch 1, but the loss still falls: it trained."""
     plateau = pd.DataFrame({"accuracy": [0.90, 0.905, 0.91], "loss": [0.30, 0.26, 0.22]})

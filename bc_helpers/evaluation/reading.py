@@ -3,9 +3,10 @@
 Notebooks 03-08, 09's tables and the report all say what a run means through this module, so a rule that keeps
 a takeaway honest is written once. The rules, in the order they win:
 
-- "collapsed": the network never trained. Its test probabilities barely vary, or neither its training accuracy
-  nor its loss moved. ROC-AUC measures ranking only, and the tiny differences of an untrained network can rank
-  an easy sample (a random VGG-16 scored 0.947), so a collapsed run is never "recognised", whatever its ROC-AUC.
+- "collapsed": the network never trained. Its test probabilities barely vary, or neither its training accuracy,
+  nor its loss, nor its best validation loss moved. ROC-AUC measures ranking only, and the tiny differences of an
+  untrained network can rank an easy sample (a random VGG-16 scored 0.947), so a collapsed run is never
+  "recognised", whatever its ROC-AUC.
 - "one class": at its threshold nearly every test image gets one prediction.
 - "below chance" / "chance": the ROC-AUC interval by patient lies below 0.5 / includes 0.5.
 - "ranks only": the interval lies above 0.5, but the accuracy does not beat calling every test image the
@@ -72,6 +73,7 @@ class Evidence:
     leak_share: float  # share of test images whose patient also has images in training
     n_patients: int
     n_images: int
+    val_loss_drop: float | None = None  # first epoch's validation loss minus the lowest
 
 
 @dataclass(frozen=True)
@@ -114,20 +116,33 @@ def _first_last(history: pd.DataFrame | None, column: str) -> tuple[float, float
     return float(values[0]), float(values[-1])
 
 
+def _drop(history: pd.DataFrame | None, column: str) -> float | None:
+    """The first epoch's value minus the lowest: how far a loss fell at best."""
+    if history is None or column not in history or len(history) < 2:
+        return None
+    values = history[column].to_numpy(dtype=float)
+    return float(values[0] - values.min())
+
+
 def collapse_reason(evidence: Evidence) -> str | None:
     """Why the run counts as untrained, in words with its numbers; None when it trained.
 
     Training accuracy alone is not enough: a network that learns within its first epoch then plateaus also
     keeps its accuracy, but its loss keeps falling as it grows confident. So the history counts only when the
-    accuracy and the loss both stayed put (VGG-16 from scratch: accuracy 0.47 -> 0.48, loss 0.727 -> 0.725)."""
+    accuracy and the loss both stayed put (VGG-16 from scratch: accuracy 0.47 -> 0.48, loss 0.727 -> 0.725), and
+    the validation loss never fell either: an LSTM whose training accuracy crept 0.516 -> 0.526 while its validation
+    loss fell 0.750 -> 0.675 learned a little, and its ranking is not noise."""
     sd = evidence.probability_sd
     if sd is not None and sd < FLAT_PROBABILITY_SD:
         return (f"its {evidence.n_images} test probabilities have a standard deviation of {sd:.4f} "
                 f"(under {FLAT_PROBABILITY_SD}): it gives every image nearly the same output")
     acc, loss = evidence.train_accuracy, evidence.train_loss
-    if acc and loss and abs(acc[1] - acc[0]) < FLAT_TRAINING_CHANGE and loss[0] - loss[1] < FLAT_TRAINING_CHANGE:
+    drop = evidence.val_loss_drop
+    if acc and loss and abs(acc[1] - acc[0]) < FLAT_TRAINING_CHANGE and loss[0] - loss[1] < FLAT_TRAINING_CHANGE \
+            and (drop is None or drop < FLAT_TRAINING_CHANGE):
         return (f"its training accuracy went {acc[0]:.3f} -> {acc[1]:.3f} and its loss {loss[0]:.3f} -> "
-                f"{loss[1]:.3f}: training did not move it")
+                f"{loss[1]:.3f}" + ("" if drop is None else f", and its validation loss fell at most {drop:.3f}")
+                + ": training did not move it")
     return None
 
 
@@ -226,7 +241,8 @@ def gather_evidence(metrics: dict, test: pd.DataFrame | np.ndarray | None = None
         probability_sd=float(np.std(test)) if test is not None and len(test) else None,
         train_accuracy=_first_last(history, "accuracy"), train_loss=_first_last(history, "loss"),
         leak_share=float(metrics.get("leak", {}).get("test_images_with_patient_in_train", 0.0)),
-        n_patients=int(metrics["n_patients"]), n_images=int(metrics["n_images"]))
+        n_patients=int(metrics["n_patients"]), n_images=int(metrics["n_images"]),
+        val_loss_drop=_drop(history, "val_loss"))
 
 
 def read_result(metrics: dict, test: pd.DataFrame | np.ndarray | None = None,
