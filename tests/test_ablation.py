@@ -121,9 +121,10 @@ def test_runs_are_selected_by_settings_and_ablation_arms_kept_apart(tmp_path: Pa
     train(TrainConfig(**{**base.__dict__, "seed": 1}), tmp_path / "sample" / "patient" / "cnn-2", verbose=0)
     arm = TrainConfig(**{**base.__dict__, "seed": 1})
     train(arm, arm_dir(tmp_path, arm), verbose=0)
-    runs, left_out = selection.select_runs(tmp_path, seed=0)
+    runs, left_out = selection.select_runs(tmp_path, seed=0, balance=None)  # None: any balancing
     assert runs["run_dir"].tolist() == [str(tmp_path / "sample" / "patient" / "cnn")]
     assert left_out["run_dir"].tolist() == [str(tmp_path / "sample" / "patient" / "cnn-2")]
+    assert selection.select_runs(tmp_path, seed=0, balance="smote_hybrid")[0].empty  # these ran class_weight
     assert "seed=1, not 0" in left_out["reason"].iat[0]
     assert selection.settings_table(runs)["seed"].tolist() == [0]
     assert selection.settings_table(runs)["learning_rate"].tolist() == [f"{base.learning_rate:g}"]

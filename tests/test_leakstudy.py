@@ -138,21 +138,27 @@ def test_the_study_trains_every_arm_and_writes_its_rows(tmp_path: Path) -> None:
     assert len(list((tmp_path / STUDY_FOLDER / "sample" / "units").glob("*.csv"))) == 8
 
 
-def _density_row(patches: float, control_ci: list[float], leak_ci: list[float]) -> dict:
+def _density_row(patches: float, image_ci: list[float], gain_ci: list[float], leak_ci: list[float]) -> dict:
+    def score(ci: list[float]) -> dict:
+        return {"roc_auc": {"estimate": sum(ci) / 2, "ci": ci}}
+
     return {"patches_per_patient": patches,
-            "arms": {"cnn_random_image": {"roc_auc": {"estimate": sum(control_ci) / 2, "ci": control_ci}}},
-            "differences": {"cnn_image - cnn_patient": {"roc_auc": {"estimate": sum(leak_ci) / 2, "ci": leak_ci}}}}
+            "arms": {"cnn_random_image": score(image_ci), "cnn_random_patient": score([0.45, 0.7])},
+            "differences": {"cnn_random_image - cnn_random_patient": score(gain_ci),
+                            "cnn_image - cnn_patient": score(leak_ci)}}
 
 
-def test_the_density_finding_calls_recognition_only_when_the_interval_clears_chance() -> None:
+def test_the_density_finding_calls_recognition_only_when_both_intervals_clear_it() -> None:
     from bc_helpers.evaluation.claims import density_finding
 
-    text = density_finding({"400": _density_row(400, [0.62, 0.9], [0.05, 0.2]),
-                            "25": _density_row(25, [0.4, 0.62], [-0.05, 0.08])})
-    low, high = text.split("; at ")
-    assert low.startswith("At 25 patches") and "includes 0.5" in low and "recognised" not in low
+    text = density_finding({"400": _density_row(400, [0.62, 0.9], [0.05, 0.3], [0.05, 0.2]),
+                            "100": _density_row(100, [0.55, 0.8], [-0.1, 0.2], [-0.05, 0.08]),
+                            "25": _density_row(25, [0.4, 0.62], [-0.1, 0.1], [-0.05, 0.08])})
+    low, middle, high = text.split("; at ")
+    assert low.startswith("At 25 patches") and "no recognition this measurement can show" in low
     assert "cannot be told from chance" in low
-    assert high.startswith("400 patches") and "recognised patients" in high and "above 0: a leak" in high
+    assert middle.startswith("100 patches") and "not above the patient split's control" in middle
+    assert high.startswith("400 patches") and "recognise patients" in high and "above 0: a leak" in high
     assert density_finding({}) == "No density was measured."
 
 
@@ -172,6 +178,13 @@ def test_a_budget_change_is_adopted_only_when_its_patient_interval_clears_zero()
     assert adopted_changes(defaults) == ["longer"]  # "weights" raises ROC-AUC but lowers balanced accuracy
     text = defaults_finding(defaults, {"longer": "10 epochs"})
     assert "10 epochs: ROC-AUC +0.020 (0.010 to 0.030)" in text and text.endswith("the defaults adopt 10 epochs.")
+    defaults["differences"]["all - cnn_lstm"] = _difference([0.02, 0.06], [0.0, 0.04])
+    defaults["together"] = "all"  # the adopted changes measured together: reported, never adopted as a change
+    assert adopted_changes(defaults) == ["longer"]
+    together = "ROC-AUC +0.040 (0.020 to 0.060), balanced accuracy +0.020 (0.000 to 0.040)."
+    assert defaults_finding(defaults, {}).endswith("the adopted changes give " + together)
+    defaults.pop("together")
+    defaults["differences"].pop("all - cnn_lstm")
     defaults["differences"].pop("longer - cnn_lstm")
     assert defaults_finding(defaults, {}).endswith("no change clears the rule, so the defaults stay as they are.")
 

@@ -186,19 +186,29 @@ def leak_findings(leak: pd.DataFrame) -> list[dict]:
 
 def density_finding(by_density: dict[str, dict]) -> str:
     """One sentence per density of the leak-against-density measurement (docs/measurements/leak-density.json):
-    the random-label control under the image split, read against chance by its interval, and the true-label
-    inflation, read by interval_says."""
+    the random-label control split by image against the same control split by patient (paired, on the same images),
+    and the true-label inflation. Recognition is claimed only when the control's image-split interval lies above 0.5
+    and its gain over the patient split's lies above 0: with few patients, random labels can correlate with the
+    slides by chance, and the patient split's control shows how much."""
     parts = []
     for row in sorted(by_density.values(), key=lambda r: r["patches_per_patient"]):
-        control = row["arms"]["cnn_random_image"]["roc_auc"]
-        lo, hi = _interval(control["ci"])
-        chance = ("above chance: the model recognised patients" if lo > 0.5 else
-                  "below chance" if hi < 0.5 else "an interval that includes 0.5, so no recognition it can show")
+        image, patient = (row["arms"][a]["roc_auc"] for a in ("cnn_random_image", "cnn_random_patient"))
+        gain = row["differences"]["cnn_random_image - cnn_random_patient"]["roc_auc"]
+        lo, hi = _interval(image["ci"])
+        glo, ghi = _interval(gain["ci"])
+        if lo > 0.5 and glo > 0:
+            reading = "the image split let the model recognise patients"
+        elif lo > 0.5:
+            reading = ("above 0.5, but not above the patient split's control: at this size the random labels "
+                       "correlate with the slides by chance")
+        else:
+            reading = "no recognition this measurement can show"
         leak = row["differences"]["cnn_image - cnn_patient"]["roc_auc"]
         llo, lhi = _interval(leak["ci"])
-        parts.append(f"at {row['patches_per_patient']:.0f} patches per patient, the random-label CNN split by image "
-                     f"scores ROC-AUC {_num(control['estimate'])} (95% interval {_num(lo)} to {_num(hi)}), "
-                     f"{chance}; with true labels the image split adds {leak['estimate']:+.3f} "
+        parts.append(f"at {row['patches_per_patient']:.0f} patches per patient, the random-label CNN scores ROC-AUC "
+                     f"{_num(image['estimate'])} ({_num(lo)} to {_num(hi)}) split by image against "
+                     f"{_num(patient['estimate'])} split by patient, {gain['estimate']:+.3f} ({_num(glo)} to "
+                     f"{_num(ghi)}): {reading}; with true labels the image split adds {leak['estimate']:+.3f} "
                      f"({_num(llo)} to {_num(lhi)}): {interval_says(leak['ci'], 'a leak')}")
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "." if text else "No density was measured."
@@ -211,7 +221,7 @@ def adopted_changes(defaults: dict, baseline: str = "cnn_lstm") -> list[str]:
     out = []
     for pair, d in defaults["differences"].items():
         change, base = pair.split(" - ")
-        if base == baseline and _interval(d["roc_auc"]["ci"])[0] > 0 and \
+        if base == baseline and change != defaults.get("together") and _interval(d["roc_auc"]["ci"])[0] > 0 and \
                 not _interval(d["balanced_accuracy"]["ci"])[1] < 0:
             out.append(change)
     return out
@@ -220,21 +230,25 @@ def adopted_changes(defaults: dict, baseline: str = "cnn_lstm") -> list[str]:
 def defaults_finding(defaults: dict, names: dict[str, str], baseline: str = "cnn_lstm") -> str:
     """One clause per change of the CNN-LSTM's budget, against the default on the same test patients, and which
     changes the rule of adopted_changes takes."""
-    parts = []
+    together = defaults.get("together")
+    parts = {}
     for pair, d in defaults["differences"].items():
         change = pair.split(" - ")[0]
         r, b = d["roc_auc"], d["balanced_accuracy"]
-        parts.append(f"{names.get(change, change)}: ROC-AUC {r['estimate']:+.3f} ({_num(r['ci'][0])} to "
-                     f"{_num(r['ci'][1])}), balanced accuracy {b['estimate']:+.3f} ({_num(b['ci'][0])} to "
-                     f"{_num(b['ci'][1])})")
+        parts[change] = (f"ROC-AUC {r['estimate']:+.3f} ({_num(r['ci'][0])} to {_num(r['ci'][1])}), balanced "
+                         f"accuracy {b['estimate']:+.3f} ({_num(b['ci'][0])} to {_num(b['ci'][1])})")
     adopted = adopted_changes(defaults, baseline)
     base = defaults["arms"][baseline]["roc_auc"]
     verdict = ("so the defaults adopt " + ", ".join(names.get(a, a) for a in adopted) if adopted else
                "no change clears the rule, so the defaults stay as they are")
-    return (f"Against the defaults (ROC-AUC {_num(base['estimate'])} on {defaults['design']['n_test_patients']} "
-            f"test patients), each change's difference with its 95% interval by patient: " + "; ".join(parts) +
-            f". A change is adopted only when its ROC-AUC interval lies above 0 and its balanced accuracy's does "
-            f"not lie below 0: {verdict}.")
+    one_at_a_time = "; ".join(f"{names.get(c, c)}: {text}" for c, text in parts.items() if c != together)
+    text = (f"Against the former defaults (ROC-AUC {_num(base['estimate'])} on "
+            f"{defaults['design']['n_test_patients']} test patients), each change's difference with its 95% interval "
+            f"by patient: {one_at_a_time}. A change is adopted only when its ROC-AUC interval lies above 0 and its "
+            f"balanced accuracy's does not lie below 0: {verdict}.")
+    if together in parts:
+        text += f" Measured together, on the same patients, the adopted changes give {parts[together]}."
+    return text
 
 
 def ranking_findings(runs: pd.DataFrame, datasets: list[str]) -> list[dict]:

@@ -204,7 +204,11 @@ def write(name: str, what: str, result: dict | None, budget: dict) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(OUT))
-    from cohort_crossval import DEFAULT_ARMS, DESIGN  # imports bc_helpers.training.crossval: TensorFlow, once
+    from cohort_crossval import (  # imports bc_helpers.training.crossval: TensorFlow, once
+        ADOPTED_ARM,
+        DEFAULT_ARMS,
+        DESIGN,
+    )
 
     runs = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "runs" / "cohort-crossval")
     frame = read_units(runs)
@@ -229,9 +233,14 @@ if __name__ == "__main__":
                   rng), budget)
     changes = [arm.name for arm in DEFAULT_ARMS]
     if set(changes) <= set(frame["arm"]):
+        together = [ADOPTED_ARM.name] if ADOPTED_ARM.name in set(frame["arm"]) else []
+        result = compare(frame, ["cnn_lstm", *changes, *together], [("cnn_lstm", c) for c in changes + together],
+                         rng)
+        if result is not None and together:
+            result["together"] = ADOPTED_ARM.name  # the adopted changes measured at once: not a change of its own
         write("defaults", "the CNN-LSTM's training budget, one change at a time against the ablation's cnn_lstm "
-              "(budget below): " + "; ".join(f"{a.name}: {a.budget}" for a in DEFAULT_ARMS),
-              compare(frame, ["cnn_lstm", *changes], [("cnn_lstm", c) for c in changes], rng), budget)
+              "(budget below), and the adopted changes together: " +
+              "; ".join(f"{a.name}: {a.budget}" for a in [*DEFAULT_ARMS, ADOPTED_ARM]), result, budget)
     if {"cnn_lstm_stain_augment", "cnn_lstm_stain_normalise"} <= set(frame["arm"]):
         write("stain", "the CNN-LSTM with stain none, augment (H&E jitter) and normalise (Reinhard), patient regime",
               compare(frame, ["cnn_lstm", "cnn_lstm_stain_augment", "cnn_lstm_stain_normalise"],

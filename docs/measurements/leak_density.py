@@ -22,7 +22,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT.parent / "shared" / "data" / "idc_sample"
 DENSITIES = (25, 100, 400)
-FOLDS, REPEATS, EPOCHS = 3, 1, 5
+FOLDS, REPEATS, EPOCHS = 3, 2, 5
 ARMS = (("cnn_random_patient", "patient", "random"), ("cnn_random_image", "image", "random"),
         ("cnn_patient", "patient", "true"), ("cnn_image", "image", "true"))
 
