@@ -157,7 +157,7 @@ def test_the_density_finding_calls_recognition_only_when_both_intervals_clear_it
     low, middle, high = text.split("; at ")
     assert low.startswith("At 25 patches") and "no recognition this measurement can show" in low
     assert "cannot be told from chance" in low
-    assert middle.startswith("100 patches") and "not above the patient split's control" in middle
+    assert middle.startswith("100 patches") and "its gain over the same control split by patient cannot" in middle
     assert high.startswith("400 patches") and "recognise patients" in high and "above 0: a leak" in high
     assert density_finding({}) == "No density was measured."
 

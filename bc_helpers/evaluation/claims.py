@@ -199,8 +199,8 @@ def density_finding(by_density: dict[str, dict]) -> str:
         if lo > 0.5 and glo > 0:
             reading = "the image split let the model recognise patients"
         elif lo > 0.5:
-            reading = ("above 0.5, but not above the patient split's control: at this size the random labels "
-                       "correlate with the slides by chance")
+            reading = ("above 0.5, but its gain over the same control split by patient cannot be told from chance "
+                       "at this size")
         else:
             reading = "no recognition this measurement can show"
         leak = row["differences"]["cnn_image - cnn_patient"]["roc_auc"]
