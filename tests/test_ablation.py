@@ -58,6 +58,7 @@ def test_a_better_arm_is_supported_and_identical_arms_are_inconclusive(tmp_path:
     low, high = better["difference"]["roc_auc"]["seed_ci"]
     assert low < better["difference"]["roc_auc"]["estimate"] < high
     assert better["conclusion"].endswith(ablation.seed_clause([low, high]))  # training variance beside the verdict
+    assert ablation.seed_clause([-0.1, 0.2], inconclusive=True).endswith("which adds to the uncertainty.")
     assert "includes 0: another training run could reverse it" in ablation.seed_clause([-0.1, 0.2])
     assert ablation.seed_clause([0.01, 0.2]).endswith("does not reverse it.")
     assert ablation.seed_clause([float("nan"), float("nan")]).startswith("With one seed")

@@ -85,15 +85,17 @@ def conclusion(difference: dict, reason: str = "", compared: str = "cnn") -> str
                 f"{d['estimate']:+.3f}, no interval.")
     low, high = d["ci"]
     return (f"The claim that {what} is {d['verdict']}: ROC-AUC difference {d['estimate']:+.3f} (95% interval "
-            f"{low:+.3f} to {high:+.3f}, paired by seed and test patient). " + seed_clause(d.get("seed_ci")))
+            f"{low:+.3f} to {high:+.3f}, paired by seed and test patient). "
+            + seed_clause(d.get("seed_ci"), d["verdict"] == "inconclusive"))
 
 
-def seed_clause(seed_ci: Sequence[float] | None) -> str:
+def seed_clause(seed_ci: Sequence[float] | None, inconclusive: bool = False) -> str:
     """What the interval over seeds (training variance) adds to the verdict of the patient interval."""
     low, high = (float(v) for v in seed_ci) if seed_ci is not None else (float("nan"), float("nan"))
     if np.isnan(low) or np.isnan(high):
         return "With one seed, the spread that training adds is not measured."
     if low <= 0 <= high:
         return (f"Over the seeds the difference's interval is {low:+.3f} to {high:+.3f} and includes 0: another "
-                "training run could reverse it, so the verdict is about these trained models, not the method.")
+                "training run could reverse it" + (", which adds to the uncertainty." if inconclusive else
+                                                   ", so the verdict is about these trained models, not the method."))
     return f"Over the seeds, {low:+.3f} to {high:+.3f}: the spread that training adds does not reverse it."
