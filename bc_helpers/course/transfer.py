@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import warnings
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple
 
 from ..errors import WorkbookError
 from ..evaluation.reading import read_run_result
+from ..models.runtime import quiet_retracing
 from ..runs.config import TrainConfig
 from ..runs.folders import RunFolder, same_config, same_name_runs
 
-RETRACING = "triggered tf.function retracing"  # TensorFlow's warning when many models' predict steps are traced
 OTHER_DATASET = {"sample": "sample_breakhis", "sample_breakhis": "sample", "idc": "breakhis", "breakhis": "idc"}
 CHOICES = ("auto", "imagenet", "other")  # or the path of a model.keras
 
@@ -31,27 +29,6 @@ class Backbone(NamedTuple):
     weights: str
     origin: str
     note: str
-
-
-class _DropRetracing(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        return RETRACING not in record.getMessage()
-
-
-@contextlib.contextmanager
-def quiet_retracing() -> Iterator[None]:
-    """Drop TensorFlow's retracing warning, and only it, while several models are trained in one process.
-
-    Each stage builds a new VGG-16 and predicts its validation and test images; Keras traces every model's predict
-    step, and after a few such models in one kernel TensorFlow warns that the step "triggered tf.function
-    retracing". Nothing is wrong: a new model needs its own trace. Every other message gets through."""
-    logger = logging.getLogger("tensorflow")
-    drop = _DropRetracing()
-    logger.addFilter(drop)
-    try:
-        yield
-    finally:
-        logger.removeFilter(drop)
 
 
 def train_stage(config: TrainConfig, run_root: str | Path, name: str) -> tuple[Path, dict]:

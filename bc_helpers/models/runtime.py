@@ -11,6 +11,7 @@ policy, TensorFlow's Python log level) is changed only inside a call and restore
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import random
@@ -43,6 +44,31 @@ def tf_log_level(level: int | str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(previous)
+
+
+RETRACING = "triggered tf.function retracing"  # TensorFlow's warning when many models' predict steps are traced
+
+
+class _DropRetracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return RETRACING not in record.getMessage()
+
+
+@contextmanager
+def quiet_retracing() -> Iterator[None]:
+    """Drop TensorFlow's retracing warning, and only it, inside the block.
+
+    A kernel that trains and predicts with several models (VGG-16's stages, a search then a final run, a figure that
+    predicts row by row) builds each model's predict step anew, and after a few TensorFlow warns that the step
+    "triggered tf.function retracing". Nothing is wrong: a new model or input shape needs its own trace. Every other
+    message gets through."""
+    logger = logging.getLogger("tensorflow")
+    drop = _DropRetracing()
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 def gpus() -> list[str]:

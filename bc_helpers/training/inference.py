@@ -19,7 +19,7 @@ from ..evaluation.decisions import review_flags
 from ..evaluation.metrics import evaluation_report
 from ..models.builders import positive_probability
 from ..models.pipeline import make_dataset
-from ..models.runtime import keras
+from ..models.runtime import keras, quiet_retracing
 from ..runs.folders import RunFolder
 
 
@@ -28,7 +28,8 @@ def predict_probabilities(model: keras.Model, images: np.ndarray, rows: np.ndarr
     """P(positive) for images[rows] (default: every image), through the same pipeline as training."""
     rows = np.arange(len(images)) if rows is None else rows
     ds = make_dataset(images, np.zeros(len(rows), np.float32), batch_size, rows=rows)
-    return positive_probability(model.predict(ds, verbose=0))
+    with quiet_retracing():
+        return positive_probability(model.predict(ds, verbose=0))
 
 
 def load_model(path: str | Path) -> keras.Model:
