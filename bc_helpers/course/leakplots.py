@@ -11,6 +11,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
+def _name(metric: str) -> str:
+    """A metric's name as an axis shows it."""
+    return {"roc_auc": "ROC-AUC", "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
+
+
 def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
     """The same models scored on an image-level split and on a patient split (one bar pair per dataset, model
     and image-level protocol), and beside them each inflation (image split - patient split) with its 95%
@@ -21,7 +26,7 @@ def leakage_bars(leak: pd.DataFrame, metric: str = "roc_auc") -> Figure:
     if "image_protocol" in leak:
         labels = labels + " (" + leak["image_protocol"] + ")"
     x = np.arange(len(leak))
-    name = {"roc_auc": "ROC-AUC", "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
+    name = _name(metric)
     fig, (ax, right) = plt.subplots(1, 2, figsize=(max(9.0, 1.9 * len(leak) + 4), 4.2),
                                     gridspec_kw={"width_ratios": [max(len(leak), 2), max(len(leak), 2) * 0.7]})
     ax.bar(x - 0.2, leak[f"{metric} (image split)"], 0.4, label="image-level split", color="#c0504d")
@@ -54,7 +59,7 @@ def leak_density(by_density: Mapping[str, dict], metric: str = "roc_auc") -> Fig
     left, the random-label control's score under each split (above 0.5 under the image split: patient
     recognition); right, the true-label inflation (image split - patient split); each with its 95% interval by
     patient. Densities whose measurement did not run are absent from the mapping and from the figure."""
-    name = {"roc_auc": "ROC-AUC", "balanced_accuracy": "balanced accuracy"}.get(metric, metric.replace("_", " "))
+    name = _name(metric)
     rows = sorted(by_density.values(), key=lambda r: r["patches_per_patient"])
     x = np.array([r["patches_per_patient"] for r in rows], dtype=float)
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))

@@ -29,8 +29,8 @@ def run_settings(root: str | Path) -> pd.DataFrame:
 
 def select_runs(root: str | Path, **settings: object) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The runs whose settings match `settings` (e.g. seed=0, balance="smote_hybrid"; a None value matches any),
-    one for each dataset,
-    protocol and model, as compare.collect_runs rows; and the runs left out, with the reason. A model's main run
+    one for each dataset, protocol and model, as compare.collect_runs rows; and the runs left out, with the
+    reason. A model's main run
     (its folder named as the model, e.g. vgg16/) comes before its later stages (vgg16_head/, vgg16_finetuned/,
     which notebook 06 compares); among runs of equal standing the newest is used."""
     settings = {k: v for k, v in settings.items() if v is not None}  # None: any value of that setting
