@@ -154,3 +154,12 @@ def test_a_chance_run_that_misses_most_positives_is_not_called_better_than_chanc
     assert r.verdict == "chance"
     assert "misses 71% of the positive images (sensitivity 0.288): no usable classifier" in r.takeaway
     assert "better than chance" not in r.takeaway
+
+
+def test_a_result_barely_above_chance_is_named_weak_whatever_its_verdict() -> None:
+    """The BreaKHis-like GRU of a default run: interval 0.532-0.901, accuracy above the majority, sensitivity 0.581."""
+    weak = read_result(metrics(auc=0.728, ci=(0.532, 0.901), acc=0.75, sens=0.581, spec=0.80), SPREAD, LEARNING)
+    assert weak.verdict == "recognised"
+    assert "Barely better than chance: the interval's lower end, 0.532" in weak.takeaway
+    assert "balanced accuracy is 0.691" in weak.takeaway
+    assert "Barely better" not in read_result(metrics(), SPREAD, LEARNING).takeaway  # 0.903: clear of chance

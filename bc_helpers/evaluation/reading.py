@@ -35,6 +35,7 @@ FLAT_PROBABILITY_SD = 0.02  # test probabilities with a smaller standard deviati
 FLAT_TRAINING_CHANGE = 0.02  # training accuracy and loss both moving less than this, first to last epoch
 ONE_CLASS_RATE = 0.05  # sensitivity or specificity under this: (nearly) every image gets one prediction
 MISSES_MOST = 0.5  # sensitivity or specificity under this: the threshold misses most images of that class
+NEAR_CHANCE = 0.6  # a ROC-AUC interval above 0.5 whose lower end is under this: better than chance, but barely
 LEAKY_PROTOCOLS = ("paper", "kaggle")  # image-level splits: a test patient's other images are in training
 HEADLINES = {
     "recognised": "Recognised.",
@@ -217,6 +218,11 @@ def _caveats(metrics: dict, e: Evidence) -> tuple[str, ...]:
                      else "no usable classifier")
             out.append(f"At this threshold it misses {1 - rate:.0%} of the {kind} images ({name} {rate:.3f}): "
                        f"{ranks}.")
+    lo = e.roc_auc_ci[0]
+    if 0.5 < lo < NEAR_CHANCE:
+        out.append(f"Barely better than chance: the interval's lower end, {lo:.3f}, is close to 0.5, and the balanced "
+                   f"accuracy is {(e.sensitivity + e.specificity) / 2:.3f}. On this sample and budget this is a weak "
+                   "result, not a usable classifier.")
     if e.n_patients < MIN_PATIENTS:
         out.append(f"Too few patients: only {e.n_patients} test patients (under {MIN_PATIENTS}), so "
                    "the interval rests on few distinct resamples and is rough.")
