@@ -20,7 +20,7 @@ from fakes import write_run
 from simulate import Design, cohort, seed_tests, trained
 
 from bc_helpers.evaluation.metrics import binary_metrics, bootstrap
-from bc_helpers.evaluation.paired import METRICS, paired_differences
+from bc_helpers.evaluation.paired import METRICS, paired_differences, training_gain
 
 REPLICATES = 400
 BOUND = 0.07
@@ -133,3 +133,25 @@ def test_the_compare_command_under_a_true_null_rejects_at_most_12_percent(tmp_pa
 def test_the_compare_command_sees_a_real_difference(tmp_path: Path) -> None:
     rates = _compare_by_command(tmp_path, 4, gain=2.0)
     assert all(rate >= 0.75 for rate in rates.values()), rates
+
+
+def _gain_rejections(design: Design, replicates: int, gain: float) -> float:
+    """The share of replicates whose training_gain interval lies above 0: the trained network against its untrained
+    start on the same images, each with its own error on each patient as a whole."""
+    rng = np.random.default_rng(1)
+    rejected = 0
+    for r in range(replicates):
+        images = cohort(design, rng)
+        after, before = trained(images, design, rng, "trained", gain), trained(images, design, rng, "untrained")
+        out = training_gain(images["label"].to_numpy(), after.table["probability"].to_numpy(),
+                            before.table["probability"].to_numpy(), images["patient"].to_numpy(), n_boot=500, seed=r)
+        rejected += out["ci"] is not None and out["ci"][0] > 0
+    return rejected / replicates
+
+
+def test_the_training_gain_under_a_true_null_lies_above_0_at_most_7_percent_and_sees_a_real_gain() -> None:
+    """One-sided: the reading calls a flat-output run "learned" only when the interval lies above 0, so under a
+    null its false "learned" rate is at most half the two-sided 5%, bounded here by the suite's 7%."""
+    design = Design(patients=17, images=20)
+    assert _gain_rejections(design, 300, 0.0) <= BOUND
+    assert _gain_rejections(design, 60, 2.0) >= 0.8

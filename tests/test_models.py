@@ -105,6 +105,25 @@ def test_too_small_image_for_vgg16_is_a_clear_error() -> None:
         build_model("transformer")
 
 
+def test_vgg16_from_scratch_takes_the_caffe_input_that_reaches_its_head() -> None:
+    """Without batch norm, a [0, 1] image fades through VGG-16's 13 ReLU convolutions at Glorot's initialisation;
+    the builder feeds it the caffe input, whose signal reaches the head at least 50 times larger. ResNet-50
+    normalises after its first convolution and keeps the [0, 1] input."""
+    keras.utils.set_random_seed(0)
+    model = build_model("vgg16", image_size=32, augment=False)
+    assert [type(layer).__name__ for layer in model.layers][:4] == [
+        "InputLayer", "Sequential", "ImageNetPreprocess", "Functional"]
+    images = np.random.default_rng(0).integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
+    rescaled = model.get_layer("preprocessing")(images)
+    backbone = model.get_layer("vgg16")
+    plain = float(np.sqrt(np.mean(np.square(backbone(rescaled)))))
+    caffe = float(np.sqrt(np.mean(np.square(backbone(model.get_layer("image_net_preprocess")(rescaled))))))
+    assert build_model("vgg16", image_size=32).get_layer("image_net_preprocess")  # the same name in every model
+    assert caffe > 50 * plain
+    resnet = build_model("resnet50", image_size=32)
+    assert not any(type(layer).__name__ == "ImageNetPreprocess" for layer in resnet.layers)
+
+
 def test_imagenet_weights_without_network_fail_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     import urllib.request
 

@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bc_helpers.evaluation.reading import read_result, read_run_result, table_reading
+from bc_helpers.evaluation.reading import (
+    gather_evidence,
+    read_result,
+    read_run_result,
+    table_reading,
+    untrained_comparison,
+)
 from bc_helpers.runs.folders import RunFolder
 
 LEARNING = pd.DataFrame({"accuracy": [0.68, 0.78, 0.84], "loss": [0.68, 0.56, 0.45]})
@@ -59,6 +65,61 @@ def test_a_network_whose_validation_loss_fell_is_not_collapsed_whatever_its_trai
     flat = lstm.assign(val_loss=[0.7263, 0.7257, 0.7260])  # VGG-16 from scratch: nothing moved
     r = read_result(metrics(auc=0.678, ci=(0.59, 0.75)), SPREAD, flat)
     assert r.verdict == "collapsed" and "validation loss fell at most 0.001" in r.takeaway
+
+
+FLAT = np.full(290, 0.5) + np.random.default_rng(1).normal(0, 3e-3, 290)  # VGG-16 after 26 steps: outputs near 0.5
+
+
+@pytest.mark.parametrize("gain_ci, roc_ci, collapsed", [
+    ((0.184, 0.466), (0.67, 0.84), False),  # ranked the test patients better than its untrained start
+    ((-0.05, 0.21), (0.67, 0.84), True),  # no better than its start: the untrained ranking survived
+    ((0.10, 0.30), (0.45, 0.62), True),  # better than a start below chance, but not itself above chance
+    (None, (0.67, 0.84), True),  # the control was too small for a verdict
+])
+def test_flat_outputs_are_collapsed_unless_training_beat_the_untrained_start(
+        gain_ci: tuple[float, float] | None, roc_ci: tuple[float, float], collapsed: bool) -> None:
+    start = {"untrained_roc_auc": 0.453, "gain": 0.308, "ci": None if gain_ci is None else list(gain_ci)}
+    r = read_result(metrics(auc=0.761, ci=roc_ci) | {"untrained": start}, FLAT,
+                    pd.DataFrame({"accuracy": [0.48, 0.48], "loss": [0.737, 0.727]}), name="VGG-16")
+    assert r.collapsed == collapsed
+    if collapsed:
+        assert "no better, by its interval, than the same network did at the start of this run (ROC-AUC 0.453" in \
+            r.takeaway
+    else:
+        assert r.verdict == "recognised"
+        assert f"barely vary (standard deviation {FLAT.std():.4f}), yet training taught it a ranking" in r.takeaway
+        assert ("the same network scored ROC-AUC 0.453 at the start of this run (gain +0.184 to +0.466 by patient)"
+                in r.takeaway)
+    assert read_result(metrics(auc=0.761, ci=roc_ci), FLAT).collapsed  # without the control: the flat rule
+
+
+def test_a_transfer_stage_that_kept_its_start_is_read_on_its_ranking_not_called_collapsed() -> None:
+    """VGG-16 fine-tuned from a trained head: a flat curve means the stage kept the head's ranking."""
+    flat = pd.DataFrame({"accuracy": [0.552, 0.541], "loss": [0.717, 0.714], "val_loss": [0.745, 0.729]})
+    start = {"untrained_roc_auc": 0.682, "ci": [-0.02, 0.03]}
+    stage = metrics(auc=0.684, ci=(0.579, 0.859), acc=0.619, sens=0.598, spec=0.628) | {"untrained": start}
+    assert read_result(stage, SPREAD, flat).collapsed  # from random weights, the same curve is a collapse
+    r = read_result(stage, SPREAD, flat, pretrained_start=True)
+    assert r.verdict == "ranks only"
+    assert ("This stage barely moved the trained network it started from (its training accuracy went 0.552 -> 0.541 "
+            "and its loss 0.717 -> 0.714, and its validation loss fell at most 0.016): its ranking is mostly that "
+            "start's (ROC-AUC 0.682 at its start).") in r.takeaway
+    flat_outputs = read_result(stage, FLAT, flat, pretrained_start=True)
+    assert flat_outputs.collapsed  # outputs that barely vary, no better than the start: collapsed wherever it began
+
+
+@pytest.mark.parametrize("gain_ci, words", [
+    (None, "too few test patients to tell what training changed."),
+    ((0.184, 0.466), "training gained +0.184 to +0.466 by patient: it taught the network this ranking."),
+    ((-0.30, -0.05), "training changed it by -0.300 to -0.050 by patient: it ranks worse than it started."),
+    ((-0.322, 0.543), "the gain's interval, -0.322 to +0.543 by patient, includes 0"),
+])
+def test_the_untrained_comparison_reads_the_gain_for_what_it_says(gain_ci: tuple | None, words: str) -> None:
+    start = {"untrained_roc_auc": 0.607, "ci": None if gain_ci is None else list(gain_ci)}
+    sentence = untrained_comparison(gather_evidence(metrics() | {"untrained": start}))
+    assert sentence.startswith("At the start of this run, the same network ranked these test images at ROC-AUC 0.607")
+    assert words in sentence
+    assert untrained_comparison(gather_evidence(metrics())) == ""
 
 
 def test_a_network_that_learned_in_its_first_epoch_is_not_collapsed() -> None:

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import make_idc_tree, write_png
+from sklearn.metrics import roc_auc_score
 from test_records import round_trips
 
 from bc_helpers.errors import WorkbookError
@@ -55,6 +56,20 @@ def test_train_writes_a_complete_run_folder(trained: Path) -> None:
     config = json.loads((trained / "config.json").read_text())
     assert config["balance"]["method"] == "smote_hybrid"
     assert config["balance"]["after"]["0"] == config["balance"]["after"]["1"]
+
+
+def test_a_run_records_its_untrained_start_and_what_training_gained(trained: Path) -> None:
+    """untrained.csv: the network's test probabilities before its first step, in the order of predictions.csv's
+    test rows; metrics.json's "untrained" compares the trained run with them on the same patients."""
+    metrics = json.loads((trained / "metrics.json").read_text())
+    test = pd.read_csv(trained / "predictions.csv").query("part == 'test'")
+    untrained = pd.read_csv(trained / "untrained.csv")["probability"].to_numpy()
+    assert len(untrained) == len(test) and not np.allclose(untrained, test["probability"])
+    start = metrics["untrained"]
+    assert start["untrained_roc_auc"] == pytest.approx(roc_auc_score(test["label"], untrained))
+    assert start["gain"] == pytest.approx(metrics["roc_auc"] - start["untrained_roc_auc"])
+    # the tiny sample tests too few patients for a verdict: the control says so instead of giving an interval
+    assert not start["decidable"] and start["ci"] is None and "test patients" in start["reason"]
 
 
 def test_threshold_follows_the_stated_rule_on_validation_data(trained: Path) -> None:

@@ -162,3 +162,19 @@ def seed_difference(pairs: Sequence[tuple[str | Path | RunTest, str | Path | Run
             "dropped_draws": result["n_boot"] - d.get("draws", 0), "paired": paired, "n_boot": result["n_boot"],
             "n_patients": result["n_patients"], "decidable": result["decidable"], "reason": result["reason"],
             "per_seed": per_seed}
+
+
+def training_gain(labels: np.ndarray, trained: np.ndarray, untrained: np.ndarray, patients: np.ndarray,
+                  n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
+    """Did training change the ranking? The trained network's test ROC-AUC minus that of the same network as it
+    started, on the same test images, by paired_differences (one patient draw for both). `untrained_roc_auc`
+    is the start's; `gain` the difference, with its `ci` and `p_value` (None when the patients cannot carry a
+    verdict, `reason` says why)."""
+    table = pd.DataFrame({"path": np.arange(len(labels)).astype(str), "patient": np.asarray(patients).astype(str),
+                          "label": np.asarray(labels).astype(int)})
+    runs = [RunTest(name, table.assign(probability=np.asarray(p, dtype=float)), 0.5)
+            for name, p in (("trained", trained), ("untrained", untrained))]
+    d = paired_differences([runs[0]], [runs[1]], n_boot, seed, level, ("roc_auc",))
+    r = d["roc_auc"]
+    return {"untrained_roc_auc": r["b"], "gain": r["difference"], "ci": r["ci"], "p_value": r["p_value"],
+            "n_patients": d["n_patients"], "decidable": d["decidable"], "reason": d["reason"], "method": METHOD}

@@ -6,7 +6,9 @@ a takeaway honest is written once. The rules, in the order they win:
 - "collapsed": the network never trained. Its test probabilities barely vary, or neither its training accuracy,
   nor its loss, nor its best validation loss moved. ROC-AUC measures ranking only, and the tiny differences of an
   untrained network can rank an easy sample (a random VGG-16 scored 0.947), so a collapsed run is never
-  "recognised", whatever its ROC-AUC.
+  "recognised", whatever its ROC-AUC. Unless the run beat its own untrained start: where the run recorded the
+  test probabilities of the network as it started (untrained.csv), a test ROC-AUC above 0.5 that also beats the
+  start's on the same patients (paired.training_gain, interval above 0) is learning, however flat the outputs.
 - "one class": at its threshold nearly every test image gets one prediction.
 - "below chance" / "chance": the ROC-AUC interval by patient lies below 0.5 / includes 0.5.
 - "ranks only": the interval lies above 0.5, but the accuracy does not beat calling every test image the
@@ -75,6 +77,9 @@ class Evidence:
     n_patients: int
     n_images: int
     val_loss_drop: float | None = None  # first epoch's validation loss minus the lowest
+    untrained_roc_auc: float | None = None  # the same network's test ROC-AUC at the start of this run
+    training_gain_ci: tuple[float, float] | None = None  # of ROC-AUC minus untrained_roc_auc, by patient
+    pretrained_start: bool = False  # the run started from trained weights (a transfer stage), not random ones
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,52 @@ def _drop(history: pd.DataFrame | None, column: str) -> float | None:
     return float(values[0] - values.min())
 
 
+def learned_ranking(evidence: Evidence) -> bool:
+    """Training taught the network a ranking: its test ROC-AUC interval lies above 0.5 and above its untrained
+    start's on the same test patients (the gain's interval lies above 0)."""
+    gain = evidence.training_gain_ci
+    return gain is not None and gain[0] > 0 and evidence.roc_auc_ci[0] > 0.5
+
+
+def _no_gain(evidence: Evidence) -> str:
+    """The start control in words, for a collapsed run, where the run recorded it."""
+    if evidence.untrained_roc_auc is None:
+        return ""
+    gain = evidence.training_gain_ci
+    interval = "" if gain is None else f", gain {gain[0]:+.3f} to {gain[1]:+.3f} by patient"
+    return (f"; and it ranks the test images no better, by its interval, than the same network did at the start "
+            f"of this run (ROC-AUC {evidence.untrained_roc_auc:.3f}{interval})")
+
+
+def untrained_comparison(evidence: Evidence) -> str:
+    """What training changed in the ranking, in a sentence: the network's test ROC-AUC at the start of this run
+    against its own, with the gain's interval by patient read for what it says; "" where the run has no record."""
+    start, gain = evidence.untrained_roc_auc, evidence.training_gain_ci
+    if start is None:
+        return ""
+    text = f"At the start of this run, the same network ranked these test images at ROC-AUC {start:.3f}"
+    if gain is None:
+        return text + "; too few test patients to tell what training changed."
+    interval = f"{gain[0]:+.3f} to {gain[1]:+.3f} by patient"
+    if gain[0] > 0:
+        return text + f"; training gained {interval}: it taught the network this ranking."
+    if gain[1] < 0:
+        return text + f"; training changed it by {interval}: it ranks worse than it started."
+    return text + (f"; the gain's interval, {interval}, includes 0: on these patients, what training added to "
+                   "the ranking cannot be told from what the network started with.")
+
+
+def _flat_history(evidence: Evidence) -> str | None:
+    """The training curve in words when neither the training accuracy, nor the loss, nor the best validation loss
+    moved; None when one of them did."""
+    acc, loss, drop = evidence.train_accuracy, evidence.train_loss, evidence.val_loss_drop
+    if acc and loss and abs(acc[1] - acc[0]) < FLAT_TRAINING_CHANGE and loss[0] - loss[1] < FLAT_TRAINING_CHANGE \
+            and (drop is None or drop < FLAT_TRAINING_CHANGE):
+        return (f"its training accuracy went {acc[0]:.3f} -> {acc[1]:.3f} and its loss {loss[0]:.3f} -> "
+                f"{loss[1]:.3f}" + ("" if drop is None else f", and its validation loss fell at most {drop:.3f}"))
+    return None
+
+
 def collapse_reason(evidence: Evidence) -> str | None:
     """Why the run counts as untrained, in words with its numbers; None when it trained.
 
@@ -132,18 +183,18 @@ def collapse_reason(evidence: Evidence) -> str | None:
     keeps its accuracy, but its loss keeps falling as it grows confident. So the history counts only when the
     accuracy and the loss both stayed put (VGG-16 from scratch: accuracy 0.47 -> 0.48, loss 0.727 -> 0.725), and
     the validation loss never fell either: an LSTM whose training accuracy crept 0.516 -> 0.526 while its validation
-    loss fell 0.750 -> 0.675 learned a little, and its ranking is not noise."""
+    loss fell 0.750 -> 0.675 learned a little, and its ranking is not noise. Neither rule applies to a run that
+    beat its untrained start (learned_ranking), and the history's does not apply to a run that started from
+    trained weights (a transfer stage): a flat curve there means the stage kept its start's ranking (a caveat)."""
+    if learned_ranking(evidence):
+        return None
     sd = evidence.probability_sd
     if sd is not None and sd < FLAT_PROBABILITY_SD:
         return (f"its {evidence.n_images} test probabilities have a standard deviation of {sd:.4f} "
-                f"(under {FLAT_PROBABILITY_SD}): it gives every image nearly the same output")
-    acc, loss = evidence.train_accuracy, evidence.train_loss
-    drop = evidence.val_loss_drop
-    if acc and loss and abs(acc[1] - acc[0]) < FLAT_TRAINING_CHANGE and loss[0] - loss[1] < FLAT_TRAINING_CHANGE \
-            and (drop is None or drop < FLAT_TRAINING_CHANGE):
-        return (f"its training accuracy went {acc[0]:.3f} -> {acc[1]:.3f} and its loss {loss[0]:.3f} -> "
-                f"{loss[1]:.3f}" + ("" if drop is None else f", and its validation loss fell at most {drop:.3f}")
-                + ": training did not move it")
+                f"(under {FLAT_PROBABILITY_SD}): it gives every image nearly the same output" + _no_gain(evidence))
+    flat = _flat_history(evidence)
+    if flat and not evidence.pretrained_start:
+        return flat + ": training did not move it" + _no_gain(evidence)
     return None
 
 
@@ -218,6 +269,18 @@ def _caveats(metrics: dict, e: Evidence) -> tuple[str, ...]:
                      else "no usable classifier")
             out.append(f"At this threshold it misses {1 - rate:.0%} of the {kind} images ({name} {rate:.3f}): "
                        f"{ranks}.")
+    gain = e.training_gain_ci
+    if e.probability_sd is not None and e.probability_sd < FLAT_PROBABILITY_SD and gain and learned_ranking(e):
+        gain_lo, gain_hi = gain
+        out.append(f"Its test probabilities barely vary (standard deviation {e.probability_sd:.4f}), yet training "
+                   f"taught it a ranking: the same network scored ROC-AUC {e.untrained_roc_auc:.3f} at the start of "
+                   f"this run (gain {gain_lo:+.3f} to {gain_hi:+.3f} by patient). Its outputs are no estimate of "
+                   "risk; the threshold chosen on validation does the work.")
+    flat = _flat_history(e)
+    if flat and e.pretrained_start and not learned_ranking(e):
+        start = "" if e.untrained_roc_auc is None else f" (ROC-AUC {e.untrained_roc_auc:.3f} at its start)"
+        out.append(f"This stage barely moved the trained network it started from ({flat}): its ranking is mostly "
+                   f"that start's{start}.")
     lo = e.roc_auc_ci[0]
     if 0.5 < lo < NEAR_CHANCE:
         out.append(f"Barely better than chance: the interval's lower end, {lo:.3f}, is close to 0.5, and the balanced "
@@ -230,9 +293,10 @@ def _caveats(metrics: dict, e: Evidence) -> tuple[str, ...]:
 
 
 def gather_evidence(metrics: dict, test: pd.DataFrame | np.ndarray | None = None,
-                    history: pd.DataFrame | None = None) -> Evidence:
+                    history: pd.DataFrame | None = None, pretrained_start: bool = False) -> Evidence:
     """The evidence from metrics.json's content, the test probabilities (predictions.csv, all rows or the test
-    part: a `part` column is filtered to "test"; or an array) and the history (history.csv)."""
+    part: a `part` column is filtered to "test"; or an array), the history (history.csv), and whether the run
+    started from trained weights (config.json's hparams.weights)."""
     labels = None
     if isinstance(test, pd.DataFrame):
         rows = test[test["part"] == "test"] if "part" in test else test
@@ -248,14 +312,26 @@ def gather_evidence(metrics: dict, test: pd.DataFrame | np.ndarray | None = None
         train_accuracy=_first_last(history, "accuracy"), train_loss=_first_last(history, "loss"),
         leak_share=float(metrics.get("leak", {}).get("test_images_with_patient_in_train", 0.0)),
         n_patients=int(metrics["n_patients"]), n_images=int(metrics["n_images"]),
-        val_loss_drop=_drop(history, "val_loss"))
+        val_loss_drop=_drop(history, "val_loss"), pretrained_start=pretrained_start, **_untrained(metrics))
+
+
+def _untrained(metrics: dict) -> dict:
+    """The Evidence fields of metrics.json's "untrained" entry (the run's untrained start), where it has one."""
+    start = metrics.get("untrained")
+    if not start:
+        return {}
+    ci = start.get("ci")
+    return {"untrained_roc_auc": float(start["untrained_roc_auc"]),
+            "training_gain_ci": None if ci is None else (float(ci[0]), float(ci[1]))}
 
 
 def read_result(metrics: dict, test: pd.DataFrame | np.ndarray | None = None,
-                history: pd.DataFrame | None = None, name: str | None = None) -> Reading:
+                history: pd.DataFrame | None = None, name: str | None = None,
+                pretrained_start: bool = False) -> Reading:
     """The verdict and the takeaway of one run; `name` (default: the model's display name, as "CNN-LSTM") is how
-    the takeaway calls the model. Without `test` or `history` the collapse checks that need them are skipped."""
-    evidence = gather_evidence(metrics, test, history)
+    the takeaway calls the model. Without `test` or `history` the collapse checks that need them are skipped.
+    pretrained_start: the run started from trained weights (a transfer stage), so a flat curve is no collapse."""
+    evidence = gather_evidence(metrics, test, history, pretrained_start)
     verdict = decide_verdict(evidence)
     caveats = _caveats(metrics, evidence)
     name = name or display_name(metrics.get("model", "model"))
@@ -270,7 +346,8 @@ def read_run_result(run_dir: str | Path, name: str | None = None) -> Reading:
     run = RunFolder(run_dir)
     test = run.read_predictions("test") if run.predictions.exists() else None
     history = run.read_history() if run.history.exists() else None
-    return read_result(run.read_metrics(), test, history, name)
+    hparams = (run.read_config() or {}).get("train", {}).get("hparams", {})
+    return read_result(run.read_metrics(), test, history, name, pretrained_start=hparams.get("weights") is not None)
 
 
 def table_reading(run_dir: str | Path) -> str:

@@ -20,6 +20,11 @@ from .layers import ImageNetPreprocess
 from .runtime import keras
 
 MIN_SIZE = {"vgg16": 32, "resnet50": 32}
+# Backbones that take Keras's "caffe" input (0-255, BGR, mean removed) whatever their weights. VGG-16 has no batch
+# norm: at Keras's Glorot initialisation each of its 13 ReLU convolutions shrinks the signal (06 measures by how
+# much), so a [0, 1] image reaches the head too small for a short run to learn from; the caffe input starts 255
+# times larger. ResNet-50 normalises after its first convolution, so its input's scale does not matter.
+CAFFE_INPUT = frozenset({"vgg16"})
 
 
 def cnn(
@@ -59,7 +64,8 @@ def gru(image_size: int = 50, output: str = "sigmoid", augment: bool = True, uni
 def _application(kind: str, image_size: int, output: str, augment: bool, weights: str | None,
                  freeze_backbone: bool, unfreeze_last: int, dropout: float, dense: int, l2: float,
                  bn_momentum: float = BN_MOMENTUM) -> keras.Model:
-    """A keras.applications backbone (without its top) between the workbook's input layers and head.
+    """A keras.applications backbone (without its top) between the workbook's input layers and head. ImageNet
+    weights, and every backbone in CAFFE_INPUT, take the caffe input (ImageNetPreprocess).
 
     weights: None (random: from scratch), "imagenet", or the path of a model.keras this builder saved (a
     run of another dataset, or the head-training stage): every layer the two share starts from it.
@@ -71,7 +77,7 @@ def _application(kind: str, image_size: int, output: str, augment: bool, weights
             "shrink the image to nothing. Use --image-size 32 or more."
         )
     source = _saved_source(kind, weights)
-    imagenet_input = weights == "imagenet" or (source is not None and any(
+    caffe_input = kind in CAFFE_INPUT or weights == "imagenet" or (source is not None and any(
         isinstance(layer, ImageNetPreprocess) for layer in source.layers))
     app = {"vgg16": keras.applications.VGG16, "resnet50": keras.applications.ResNet50}[kind]
     try:
@@ -86,8 +92,8 @@ def _application(kind: str, image_size: int, output: str, augment: bool, weights
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = bn_momentum
     inputs, x = _inputs(image_size, augment)
-    if imagenet_input:
-        x = ImageNetPreprocess()(x)
+    if caffe_input:
+        x = ImageNetPreprocess(name="image_net_preprocess")(x)  # named: the layer table shows it by this name
     x = backbone(x, training=False if freeze_backbone else None)
     model = keras.Model(inputs, _head(x, output, dense, dropout, l2), name=kind)
     if source is not None:
@@ -124,7 +130,8 @@ def _copy_shared_weights(source: keras.Model, model: keras.Model) -> None:
 def vgg16(image_size: int = 50, output: str = "sigmoid", augment: bool = True, weights: str | None = None,
           freeze_backbone: bool = False, unfreeze_last: int = 0, dropout: float = 0.5, dense: int = 256,
           l2: float = 1e-4) -> keras.Model:
-    """keras.applications.VGG16 without its top; weights=None (no download) unless asked."""
+    """keras.applications.VGG16 without its top, on the caffe input (CAFFE_INPUT); weights=None (no download) unless
+    asked."""
     return _application("vgg16", image_size, output, augment, weights, freeze_backbone, unfreeze_last, dropout,
                         dense, l2)
 

@@ -42,8 +42,9 @@ class RunFolder:
     """One run's folder. It alone knows the artefacts' file names; every module reads and writes them through it.
 
     model.keras (the trained model), config.json (settings, index summary, versions), split.csv (each image's part),
-    history.csv (a row per epoch), predictions.csv (validation and test probabilities), metrics.json (written last:
-    the run is finished), backup/ (the resumable checkpoint while training), tensorboard/ (logs, when asked).
+    history.csv (a row per epoch), predictions.csv (validation and test probabilities), untrained.csv (the test
+    probabilities of the network as it started), metrics.json (written last: the run is finished), backup/ (the
+    resumable checkpoint while training), tensorboard/ (logs, when asked).
     """
 
     path: Path
@@ -58,6 +59,8 @@ class RunFolder:
     history = _Artefact("history.csv", "One row per epoch: the losses and accuracies fit logs.")
     predictions = _Artefact("predictions.csv", "Validation and test images with their probability, predicted label "
                             "and review flag.")
+    untrained = _Artefact("untrained.csv", "The test images' probabilities from the network as it started, before "
+                          "any training: the control that says whether training changed its ranking.")
     metrics = _Artefact("metrics.json", "The test metrics; written last, so its presence means the run finished.")
     backup = _Artefact("backup", "The resumable checkpoints kept while training (removed when training ends).")
     tensorboard = _Artefact("tensorboard", "TensorBoard logs (with --tensorboard).")

@@ -132,6 +132,8 @@ class MetricsRecord(BinaryMetrics):
     val: BinaryMetrics
     review: dict[str, float]  # decisions.coverage_table's row at the run's review width
     leak: dict[str, float]  # data.splits.patient_overlap
+    # evaluation.paired.training_gain against the network as it started; written only by runs that recorded it
+    untrained: dict[str, Any] | None = None
     epochs_run: int
     best_epoch: int
     timing: Timing
@@ -146,8 +148,11 @@ class MetricsRecord(BinaryMetrics):
                       "timing": Timing.from_json(data["timing"], f"{where}: timing")})
 
     def to_json(self) -> dict[str, Any]:
-        """The metrics file's content: intervals as [low, high]; `control` only for a control run."""
+        """The metrics file's content: intervals as [low, high]; `control` only for a control run, `untrained` only
+        for a run that recorded its start."""
         content = asdict(self) | {"ci": {name: list(interval) for name, interval in self.ci.items()}}
         if not self.control:
             del content["control"]
+        if self.untrained is None:
+            del content["untrained"]
         return content

@@ -21,8 +21,11 @@ from ..data.datasets import DatasetIndex, index_dataset
 from ..data.registry import is_synthetic
 from ..data.sources import resolve_data_dir
 from ..data.splits import patient_overlap, random_patient_labels, split_frame, split_table
+from ..errors import WorkbookError
 from ..evaluation.decisions import coverage_table, decide_threshold, review_flags
 from ..evaluation.metrics import binary_metrics, evaluation_report
+from ..evaluation.paired import training_gain
+from ..files import write_csv_atomic
 from ..models.builders import build_model, compile_model, targets_for
 from ..models.pipeline import make_dataset
 from ..models.pool import ModelPool
@@ -113,6 +116,9 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     else:
         if done:  # a killed run: carry on from its last checkpoint (compile_model built the optimizer it holds)
             model.load_weights(run.checkpoint(done))
+        elif not run.untrained.exists():  # the network as it starts: the control evaluate_run measures against
+            untrained = predict_probabilities(model, images, np.flatnonzero(parts == "test"))
+            write_csv_atomic(run.untrained, pd.DataFrame({"probability": untrained}))
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=done, shuffle=False,
                   callbacks=_callbacks(run, config), verbose=verbose)
         model.save(run.model)
@@ -121,6 +127,20 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     prior = 0.5 if balanced.class_weight else float(np.mean(balanced.labels))
     return evaluate_run(lambda rows: predict_probabilities(model, images, rows), run, config, index, parts,
                         train_seconds, len(balanced.labels), prior)
+
+
+def _training_gain(run: RunFolder, labels: np.ndarray, prob: np.ndarray, patients: np.ndarray,
+                   seed: int) -> dict:
+    """metrics.json's "untrained": the test ROC-AUC the run gained over its own untrained start
+    (paired.training_gain); nothing for a run that did not record its start (a multi-worker run, a classifier
+    that is not a network)."""
+    if not run.untrained.exists():
+        return {}
+    untrained = pd.read_csv(run.untrained)["probability"].to_numpy(dtype=float)
+    if len(untrained) != len(prob):
+        raise WorkbookError(f"{run.untrained} holds {len(untrained)} probabilities for {len(prob)} test images: it "
+                            "belongs to another split; delete it (the run then reports no untrained control)")
+    return {"untrained": training_gain(labels, prob, untrained, patients, seed=seed)}
 
 
 def config_record(config: TrainConfig, run: RunFolder, index: DatasetIndex, images: np.ndarray) -> dict:
@@ -220,6 +240,7 @@ def evaluate_run(predict: Callable[[np.ndarray], np.ndarray], run: RunFolder, co
         "val": binary_metrics(labels[val_rows], val_prob, threshold),
         "review": coverage_table(y, p, threshold, (config.review_width,)).iloc[0].to_dict(),
         "leak": patient_overlap(table, parts),
+        **_training_gain(run, y, p, g, config.seed),
         "epochs_run": epochs_run,
         "best_epoch": int(history["val_loss"].argmin()) + 1 if epochs_run else 0,
         "timing": {"train_seconds": train_seconds, "seconds_per_epoch": train_seconds / max(epochs_run, 1),
