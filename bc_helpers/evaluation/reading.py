@@ -143,8 +143,10 @@ def _no_gain(evidence: Evidence) -> str:
         return ""
     gain = evidence.training_gain_ci
     interval = "" if gain is None else f", gain {gain[0]:+.3f} to {gain[1]:+.3f} by patient"
-    return (f"; and it ranks the test images no better, by its interval, than the same network did at the start "
-            f"of this run (ROC-AUC {evidence.untrained_roc_auc:.3f}{interval})")
+    start = f"ROC-AUC {evidence.untrained_roc_auc:.3f} at the start of this run{interval}"
+    if gain is not None and gain[0] > 0:
+        return f"; training lifted its ranking above its start's ({start}), but not above chance"
+    return f"; and it ranks the test images no better, by its interval, than the same network did ({start})"
 
 
 def untrained_comparison(evidence: Evidence) -> str:

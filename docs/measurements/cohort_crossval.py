@@ -11,10 +11,13 @@ Arms (one thing differs between any two that are compared):
 - the CNN-LSTM's defaults (--defaults): the ablation's cnn_lstm against one change of its training budget at a
   time (10 epochs instead of 5, learning rate 1e-4 instead of 1e-3, class weights instead of smote_hybrid, no
   augmentation), and the changes adopted by the rule of claims.adopted_changes together (cnn_lstm_adopted), which
-  notebook 08's defaults follow.
+  notebook 08's defaults follow;
+- the CNN's budget (--cnn-budget): the CNN at 03's budget (10 epochs) against the CNN at the CNN-LSTM's adopted
+  budget.
 
 Run from the repository root (resumable: finished folds are skipped; the out-of-fold tables live in RUN_DIR):
-    nice -n 5 .venv/bin/python docs/measurements/cohort_crossval.py [RUN_DIR] [--stain] [--defaults] [--summarise]
+    nice -n 5 .venv/bin/python docs/measurements/cohort_crossval.py [RUN_DIR] [--stain] [--defaults] [--cnn-budget]
+    [--summarise]
 `--summarise` only reads the tables and writes docs/measurements/cohort-crossval-oof.csv.gz (every out-of-fold
 prediction) and the JSON files, by cohort_summary.py.
 """
@@ -54,6 +57,9 @@ DEFAULT_ARMS = [
 # The changes that the rule adopted one at a time (claims.adopted_changes), measured together: their sum is not
 # measured by the four arms above.
 ADOPTED_ARM = Arm("cnn_lstm_adopted", "cnn_lstm", budget={"epochs": 10, "balance": "class_weight", "augment": False})
+# The CNN's budget (--cnn-budget): 03's (10 epochs, smote_hybrid, augmentation) against the budget adopted for the
+# CNN-LSTM (ADOPTED_ARM's): does the budget chosen for the CNN-LSTM also serve the CNN?
+CNN_ARMS = [Arm("cnn_epochs_10", "cnn", budget={"epochs": 10}), Arm("cnn_adopted", "cnn", budget=ADOPTED_ARM.budget)]
 
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
@@ -69,4 +75,6 @@ if __name__ == "__main__":
         if "--defaults" in sys.argv:
             run_crossval(index.table, images, DEFAULT_ARMS, DESIGN, runs)
             run_crossval(index.table, images, [ADOPTED_ARM], DESIGN, runs)
+        if "--cnn-budget" in sys.argv:
+            run_crossval(index.table, images, CNN_ARMS, DESIGN, runs)
         print(f"done in {time.perf_counter() - started:.0f} s", flush=True)

@@ -192,7 +192,8 @@ def write(name: str, what: str, result: dict | None, budget: dict) -> None:
         print(name, "no fold with every arm yet: its file is left as it is")
         return
     payload = {"what": what, "budget": budget, **result,
-               "command": "nice -n 5 .venv/bin/python docs/measurements/cohort_crossval.py [--stain] [--defaults] && "
+               "command": "nice -n 5 .venv/bin/python docs/measurements/cohort_crossval.py [--stain] [--defaults] "
+                          "[--cnn-budget] && "
                           ".venv/bin/python docs/measurements/cohort_summary.py",
                "machine": f"{platform.machine()}, 2 CPU cores shared with other jobs",
                "statistics": f"patient bootstrap ({N_BOOT} draws, one draw shared by every arm), seed_ci: t-interval "
@@ -206,6 +207,7 @@ if __name__ == "__main__":
     sys.path.insert(0, str(OUT))
     from cohort_crossval import (  # imports bc_helpers.training.crossval: TensorFlow, once
         ADOPTED_ARM,
+        CNN_ARMS,
         DEFAULT_ARMS,
         DESIGN,
     )
@@ -246,3 +248,8 @@ if __name__ == "__main__":
               compare(frame, ["cnn_lstm", "cnn_lstm_stain_augment", "cnn_lstm_stain_normalise"],
                       [("cnn_lstm", "cnn_lstm_stain_augment"), ("cnn_lstm", "cnn_lstm_stain_normalise")], rng),
               budget)
+    cnn_budgets = [arm.name for arm in CNN_ARMS]
+    if set(cnn_budgets) <= set(frame["arm"]):
+        write("cnn-budget", "the CNN at notebook 03's budget (10 epochs, otherwise the budget below) against the CNN "
+              "at the budget adopted for the CNN-LSTM: " + "; ".join(f"{a.name}: {a.budget}" for a in CNN_ARMS),
+              compare(frame, cnn_budgets, [tuple(cnn_budgets)], rng), budget)

@@ -1,5 +1,5 @@
 """The CNN and CNN-LSTM on the default synthetic sample (v5), patient split, each with its notebook's training budget
-(03: the train command's defaults; 08: 10 epochs, class weights, no augmentation), seeds 0-2.
+(03 and 08: 10 epochs, class weights, no augmentation), seeds 0-2.
 
 Run from the repository root (one training at a time; about 15 minutes on 2 CPU cores):
     .venv/bin/python docs/measurements/sample_v5_models.py SAMPLE_DIR RUNS_DIR
@@ -21,8 +21,10 @@ from bc_helpers.data.sample import SampleSpec
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNS = (("sample", "cnn", "idc"), ("sample", "cnn_lstm", "idc"), ("sample_breakhis", "cnn_lstm", "breakhis"))
-# Each model's budget as its notebook sets it: 08's was chosen on the real cohort (defaults-cohort.json).
-BUDGET = {"cnn": [], "cnn_lstm": ["--epochs", "10", "--balance", "class_weight", "--no-augment"]}
+# Each model's budget as its notebook sets it: 08's was chosen on the real cohort (defaults-cohort.json), and 03
+# takes it too (cnn-budget-cohort.json).
+ADOPTED = ["--epochs", "10", "--balance", "class_weight", "--no-augment"]
+BUDGET = {"cnn": ADOPTED, "cnn_lstm": ADOPTED}
 SEEDS = (0, 1, 2)
 KEEP = ("roc_auc", "balanced_accuracy", "sensitivity", "specificity")
 
@@ -48,8 +50,8 @@ def main() -> None:
         "what": "CNN and CNN-LSTM on the default sample v5 (seed-0 spec), patient split with each notebook's "
                 "training budget, seeds 0-2 (the seed also draws the split); test-part figures",
         "command": "python -m bc_helpers train --model cnn|cnn_lstm --dataset sample|sample_breakhis --data-dir "
-                   "<sample>/idc|<sample>/breakhis --seed S --out RUN --quiet [cnn_lstm: --epochs 10 --balance "
-                   "class_weight --no-augment]",
+                   "<sample>/idc|<sample>/breakhis --seed S --out RUN --quiet --epochs 10 --balance class_weight "
+                   "--no-augment",
         "script": "cd <repo> && .venv/bin/python docs/measurements/sample_v5_models.py SAMPLE_DIR RUNS_DIR",
         "machine": f"{platform.machine()}, 2 CPU cores shared with other jobs",
         "spec": spec,

@@ -33,6 +33,20 @@ def run_notebook(runs: Path, dataset: str, seed: int) -> None:
                     "-p", "RUN_DIR", str(out), "--log-level", "WARNING"], check=True, cwd=ROOT)
 
 
+def stage_folder(root: Path, name: str) -> Path:
+    """The folder of 06's `name` stage under root (<dataset>/patient). The from-scratch run is the one the head
+    stage's settings came from (the same learning rate): beside it may lie the from-scratch run that the other
+    dataset's notebook trained as its backbone, with another learning rate, renamed vgg16-2."""
+    if name != "vgg16":
+        return root / name
+    rate = json.loads((root / "vgg16_head" / "config.json").read_text())["train"]["learning_rate"]
+    for folder in sorted(root.glob("vgg16*")):
+        train = json.loads((folder / "config.json").read_text())["train"]
+        if train["hparams"].get("weights") is None and train["learning_rate"] == rate:
+            return folder
+    raise SystemExit(f"no from-scratch run at the head's learning rate {rate} under {root}")
+
+
 def stage(folder: Path) -> dict:
     metrics = json.loads((folder / "metrics.json").read_text())
     config = json.loads((folder / "config.json").read_text())["train"]
@@ -50,8 +64,9 @@ def main() -> None:
     for seed in SEEDS:
         for dataset in DATASETS:
             run_notebook(runs, dataset, seed)
-    stages = {f"{dataset}/{name}": [{"seed": seed, **stage(runs / f"seed-{seed}" / dataset / "patient" / name)}
-                                    for seed in SEEDS] for dataset in DATASETS for name in STAGES}
+    stages = {f"{dataset}/{name}": [
+        {"seed": seed, **stage(stage_folder(runs / f"seed-{seed}" / dataset / "patient", name))} for seed in SEEDS]
+        for dataset in DATASETS for name in STAGES}
     floor = min(min(r["sensitivity"], r["specificity"]) for rows in stages.values() for r in rows)
     result = {
         "what": "VGG-16's stages as notebook 06 trains them (its defaults: CPU budget, caffe input, the learning rate "
