@@ -113,6 +113,8 @@ def test_the_search_takeaway_weighs_the_gap_against_the_wider_spread() -> None:
     table = pd.DataFrame({"mean_roc_auc": [0.75, 0.67], "std_roc_auc": [0.047, 0.161]})
     folds = pd.DataFrame({"fold": [0, 1, 0, 1]})
     text = search_takeaway(GridResult(table, folds, {}, learning_rate=1e-3))
-    assert "0.080 behind, smaller than the fold-to-fold spread" in text  # 0.080 < 0.161, though > 0.047
+    assert ("0.080 behind (± 0.161 over its folds), smaller than the wider fold-to-fold spread of the two, 0.161"
+            in text)  # 0.080 < 0.161, though > 0.047
     table["std_roc_auc"] = [0.047, 0.05]
-    assert "larger than the fold-to-fold spread" in search_takeaway(GridResult(table, folds, {}, learning_rate=1e-3))
+    assert "larger than the wider fold-to-fold spread of the two, 0.050" in search_takeaway(
+        GridResult(table, folds, {}, learning_rate=1e-3))

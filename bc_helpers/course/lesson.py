@@ -25,9 +25,11 @@ def search_takeaway(search: GridResult) -> str:
         return text
     gap = top["mean_roc_auc"] - table["mean_roc_auc"].iloc[1]
     spread = max(top["std_roc_auc"], table["std_roc_auc"].iloc[1])  # the wider of the two settings' spreads
-    verdict = ("smaller than the fold-to-fold spread: at this size the search cannot really tell the settings apart"
-               if gap < spread else "larger than the fold-to-fold spread")
-    return f"{text} The runner-up is {gap:.3f} behind, {verdict}."
+    verdict = (f"smaller than the wider fold-to-fold spread of the two, {spread:.3f}: at this size the search cannot "
+               "really tell the settings apart" if gap < spread else
+               f"larger than the wider fold-to-fold spread of the two, {spread:.3f}")
+    return (f"{text} The runner-up is {gap:.3f} behind (± {table['std_roc_auc'].iloc[1]:.3f} over its folds), "
+            f"{verdict}.")
 
 
 def result_takeaway(run_dir: str | Path, name: str) -> str:

@@ -83,8 +83,10 @@ def _source_sentence(source: Path, run_root: Path, dataset: str) -> str:
     """The source run, relative to the run folder, and what its own result says."""
     reading = read_run_result(source)
     where = f"`{source.relative_to(run_root).as_posix()}`" if source.is_relative_to(run_root) else f"`{source.name}`"
-    text = (f"the backbone is the from-scratch run {where}: on {dataset}'s {reading.evidence.n_patients} test "
-            f"patients it scored ROC-AUC {reading.evidence.roc_auc:.3f}, read as *{reading.verdict}*")
+    rate = ((RunFolder(source).read_config() or {}).get("train", {})).get("learning_rate")
+    trained = f" (trained at learning rate {rate:g})" if rate is not None else ""
+    text = (f"the backbone is the from-scratch run {where}{trained}: on {dataset}'s {reading.evidence.n_patients} "
+            f"test patients it scored ROC-AUC {reading.evidence.roc_auc:.3f}, read as *{reading.verdict}*")
     if reading.collapsed:
         text += (", so it never trained and has nothing to transfer: its weights are about as random as a fresh "
                  "network's, and the stages below cannot test transfer learning (ImageNet's weights, or a "

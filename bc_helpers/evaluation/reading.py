@@ -160,7 +160,7 @@ def untrained_comparison(evidence: Evidence) -> str:
         return text + "; too few test patients to tell what training changed."
     interval = f"{gain[0]:+.3f} to {gain[1]:+.3f} by patient"
     if gain[0] > 0:
-        return text + f"; training gained {interval}: it taught the network this ranking."
+        return text + f"; training changed it by {interval}: the ranking is training's, not the start's."
     if gain[1] < 0:
         return text + f"; training changed it by {interval}: it ranks worse than it started."
     return text + (f"; the gain's interval, {interval}, includes 0: on these patients, what training added to "
@@ -173,8 +173,10 @@ def _flat_history(evidence: Evidence) -> str | None:
     acc, loss, drop = evidence.train_accuracy, evidence.train_loss, evidence.val_loss_drop
     if acc and loss and abs(acc[1] - acc[0]) < FLAT_TRAINING_CHANGE and loss[0] - loss[1] < FLAT_TRAINING_CHANGE \
             and (drop is None or drop < FLAT_TRAINING_CHANGE):
+        fell = ("" if drop is None else f", and its validation loss fell at most {drop:.3f}" if drop > 0 else
+                ", and its validation loss never fell below its first epoch's")
         return (f"its training accuracy went {acc[0]:.3f} -> {acc[1]:.3f} and its loss {loss[0]:.3f} -> "
-                f"{loss[1]:.3f}" + ("" if drop is None else f", and its validation loss fell at most {drop:.3f}"))
+                f"{loss[1]:.3f}{fell}")
     return None
 
 
@@ -186,16 +188,16 @@ def collapse_reason(evidence: Evidence) -> str | None:
     accuracy and the loss both stayed put (VGG-16 from scratch: accuracy 0.47 -> 0.48, loss 0.727 -> 0.725), and
     the validation loss never fell either: an LSTM whose training accuracy crept 0.516 -> 0.526 while its validation
     loss fell 0.750 -> 0.675 learned a little, and its ranking is not noise. Neither rule applies to a run that
-    beat its untrained start (learned_ranking), and the history's does not apply to a run that started from
-    trained weights (a transfer stage): a flat curve there means the stage kept its start's ranking (a caveat)."""
-    if learned_ranking(evidence):
+    beat its untrained start (learned_ranking), and neither applies to a run that started from trained weights
+    (a transfer stage): its start is no untrained network, so its caveat compares it with that start instead."""
+    if learned_ranking(evidence) or evidence.pretrained_start:
         return None
     sd = evidence.probability_sd
     if sd is not None and sd < FLAT_PROBABILITY_SD:
         return (f"its {evidence.n_images} test probabilities have a standard deviation of {sd:.4f} "
                 f"(under {FLAT_PROBABILITY_SD}): it gives every image nearly the same output" + _no_gain(evidence))
     flat = _flat_history(evidence)
-    if flat and not evidence.pretrained_start:
+    if flat:
         return flat + ": training did not move it" + _no_gain(evidence)
     return None
 
@@ -275,14 +277,15 @@ def _caveats(metrics: dict, e: Evidence) -> tuple[str, ...]:
     if e.probability_sd is not None and e.probability_sd < FLAT_PROBABILITY_SD and gain and learned_ranking(e):
         gain_lo, gain_hi = gain
         out.append(f"Its test probabilities barely vary (standard deviation {e.probability_sd:.4f}), yet training "
-                   f"taught it a ranking: the same network scored ROC-AUC {e.untrained_roc_auc:.3f} at the start of "
+                   f"changed its ranking: the same network scored ROC-AUC {e.untrained_roc_auc:.3f} at the start of "
                    f"this run (gain {gain_lo:+.3f} to {gain_hi:+.3f} by patient). Its outputs are no estimate of "
-                   "risk; the threshold chosen on validation does the work.")
-    flat = _flat_history(e)
-    if flat and e.pretrained_start and not learned_ranking(e):
-        start = "" if e.untrained_roc_auc is None else f" (ROC-AUC {e.untrained_roc_auc:.3f} at its start)"
-        out.append(f"This stage barely moved the trained network it started from ({flat}): its ranking is mostly "
-                   f"that start's{start}.")
+                   "risk; the threshold chosen on validation does the work, and one run cannot say how much of the "
+                   "ranking another start would reach.")
+    if e.pretrained_start:
+        flat = _flat_history(e)
+        out.append("This stage started from trained weights, so it is read against that start, not against an "
+                   "untrained network" + (f"; its training barely moved ({flat})" if flat else "") + ". "
+                   + untrained_comparison(e))
     lo = e.roc_auc_ci[0]
     if 0.5 < lo < NEAR_CHANCE:
         out.append(f"Barely better than chance: the interval's lower end, {lo:.3f}, is close to 0.5, and the balanced "
