@@ -22,8 +22,8 @@ from .runtime import keras
 MIN_SIZE = {"vgg16": 32, "resnet50": 32}
 # Backbones that take Keras's "caffe" input (0-255, BGR, mean removed) whatever their weights. VGG-16 has no batch
 # norm: at Keras's Glorot initialisation each of its 13 ReLU convolutions shrinks the signal (06 measures by how
-# much), so a [0, 1] image reaches the head too small for a short run to learn from; the caffe input starts 255
-# times larger. ResNet-50 normalises after its first convolution, so its input's scale does not matter.
+# much), so a [0, 1] image reaches the head too small for a short run to learn from; the caffe input (0-255, mean
+# removed) starts it far larger. ResNet-50 normalises after its first convolution, so its input's scale does not matter.
 CAFFE_INPUT = frozenset({"vgg16"})
 
 

@@ -102,11 +102,16 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     train_ds = make_dataset(train_images, targets_for(model, balanced.labels), config.batch_size, shuffle=True,
                             seed=config.seed, rows=train_rows_in, weights=weights)
     val_ds = make_dataset(images, targets_for(model, labels[val_rows]), config.batch_size, rows=val_rows)
-    start = time.perf_counter()
     done = run.completed_epochs()
+    multiworker = isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy)
+    if not (done or run.model.exists() or multiworker or run.untrained.exists()):
+        # the network as it starts, outside the training time: the control evaluate_run measures against
+        untrained = predict_probabilities(model, images, np.flatnonzero(parts == "test"))
+        write_csv_atomic(run.untrained, pd.DataFrame({"probability": untrained}))
+    start = time.perf_counter()
     if run.model.exists():  # stopped after training, before evaluation: evaluate it
         model = keras.saving.load_model(run.model)
-    elif isinstance(distribution, tf.distribute.MultiWorkerMirroredStrategy):
+    elif multiworker:
         if config.tensorboard:
             warnings.warn("--tensorboard is not written by the multi-worker loop; history.csv is", stacklevel=2)
         fit_multiworker(model, distribution, train_ds, len(balanced.labels), val_ds, len(val_rows),
@@ -116,9 +121,6 @@ def train(config: TrainConfig, run_dir: str | Path, if_exists: str = "error", ve
     else:
         if done:  # a killed run: carry on from its last checkpoint (compile_model built the optimizer it holds)
             model.load_weights(run.checkpoint(done))
-        elif not run.untrained.exists():  # the network as it starts: the control evaluate_run measures against
-            untrained = predict_probabilities(model, images, np.flatnonzero(parts == "test"))
-            write_csv_atomic(run.untrained, pd.DataFrame({"probability": untrained}))
         model.fit(train_ds, validation_data=val_ds, epochs=config.epochs, initial_epoch=done, shuffle=False,
                   callbacks=_callbacks(run, config), verbose=verbose)
         model.save(run.model)
